@@ -1,0 +1,197 @@
+"""The `implantgen` command: a thin layer over the Python API (see the contract for commands).
+
+Bad input ends with one plain sentence on stderr and a non-zero exit (2 bad input, 3 plan not
+feasible, 1 internal error); ``--debug`` shows tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from . import __version__
+from .errors import InputError
+
+log = logging.getLogger("implantgen")
+
+
+def _floats(text: str, n: int, what: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != n:
+        raise InputError(f"{what} must be {n} comma-separated numbers, got '{text}'.")
+    return values
+
+
+def _cmd_inspect(args) -> int:
+    from .load import list_series
+
+    summaries = list_series(args.series)
+    if args.json:
+        print(json.dumps([s.as_dict() for s in summaries], indent=2))
+        return 0
+    default = next((s.series_key for s in summaries if s.modality == "CT"), None)
+    print(f"{args.series}: {len(summaries)} series (keys are hashes, not UIDs; pick one with --series-uid KEY)")
+    for s in summaries:
+        mark = "  <- default" if s.series_key == default and len(summaries) > 1 else ""
+        size = " x ".join(str(n) for n in s.size)
+        spacing = " x ".join(f"{v:.3f}" for v in s.spacing)
+        print(f"- {s.series_key}  {s.modality}  {size} voxels  {spacing} mm  {s.orientation}{mark}")
+        details = [
+            f"thickness {s.slice_thickness:g} mm" if s.slice_thickness else None,
+            f"kernel {s.kernel}" if s.kernel else None,
+            " ".join(x for x in (s.manufacturer, s.model) if x) or None,
+            f'"{s.description}"' if s.description else None,
+            s.transfer_syntax,
+            f"{s.n_files} files" if s.source == "dicom" else s.source,
+        ]
+        print("    " + " | ".join(d for d in details if d))
+        for w in s.warnings:
+            print(f"    ! {w}")
+    return 0
+
+
+def _cmd_plan(args) -> int:
+    from .pipeline import plan_case
+
+    seed = _floats(args.lesion_seed, 3, "--lesion-seed") if args.lesion_seed else None
+    config = None
+    if args.config:
+        import tomllib
+
+        try:
+            with open(args.config, "rb") as fh:
+                config = tomllib.load(fh)
+        except OSError:
+            raise InputError(f"The config file {args.config} cannot be read: give a TOML file.") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise InputError(f"The config file {args.config} is not valid TOML ({exc}): fix it.") from None
+    result = plan_case(args.series, args.out, margin_mm=args.margin_mm, series_uid=args.series_uid,
+                       lesion_mask=args.lesion_mask, lesion_seed=seed, config=config)
+    log.info("wrote %s", result.out_dir)
+    return 0
+
+
+def _cmd_phantom(args) -> int:
+    from .phantom import FemurSpec, write_phantom
+
+    direction = (1, 0, 0, 0, 1, 0, 0, 0, 1)
+    if args.oblique_deg:
+        import numpy as np
+
+        # Image plane turned about the patient's left-right axis, then a little about the
+        # vertical: a general oblique grid, not a pure axis swap.
+        a, b = np.radians(args.oblique_deg), np.radians(args.oblique_deg / 3)
+        rx = np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])
+        rz = np.array([[np.cos(b), -np.sin(b), 0], [np.sin(b), np.cos(b), 0], [0, 0, 1]])
+        direction = tuple(float(v) for v in (rz @ rx).ravel())
+    try:
+        spec = FemurSpec(
+            size=args.size, pixel_mm=args.pixel_mm, slices=args.slices, slice_mm=args.slice_mm,
+            direction=direction, tilt_deg=args.tilt_deg, lesion_type=args.lesion_type,
+            lesion_length_mm=args.lesion_length_mm, lesion_center_mm=args.lesion_center_mm,
+            noise_hu=args.noise_hu, margin_mm=args.margin_mm, seed=args.seed,
+        )
+        rescale = _floats(args.rescale, 2, "--rescale") if args.rescale else (1.0, -1024.0)
+        case = write_phantom(args.dir, spec, kind=args.kind, rescale=rescale,
+                             compression=args.compression, masks=not args.no_masks)
+    except ValueError as exc:
+        raise InputError(f"{exc}") from None
+    t = case.truth
+    log.info("wrote %s: %s, lesion %s along the axis %s mm, osteotomies for a %g mm margin",
+             args.dir, t["bone"]["name"], t["lesion"]["type"], t["lesion"]["extent_along_axis_mm"],
+             t["margin_mm"])
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="implantgen",
+        description="From a CT scan to a 3D-printable, patient-specific bone implant. NOT FOR CLINICAL USE.",
+    )
+    p.add_argument("--version", action="version", version=f"implantgen {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--quiet", action="store_true", help="print errors only")
+    common.add_argument("--debug", action="store_true", help="show tracebacks and details")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("inspect", parents=[common], help="list the series in a folder or file (no patient data)")
+    s.add_argument("series", metavar="SERIES", help="DICOM folder or .nii/.nii.gz/.nrrd/.mha file")
+    s.add_argument("--json", action="store_true", help="machine-readable output")
+    s.set_defaults(func=_cmd_inspect)
+
+    s = sub.add_parser("plan", parents=[common], help="run the pipeline and write the output folder")
+    s.add_argument("series", metavar="SERIES", help="DICOM folder or .nii/.nii.gz/.nrrd/.mha file")
+    s.add_argument("--out", required=True, metavar="DIR", help="output folder (written all at once)")
+    s.add_argument("--margin-mm", type=float, default=20.0, help="axial resection margin (default 20)")
+    s.add_argument("--series-uid", metavar="UID", help="series UID or key from 'inspect' (default: the CT series with most slices)")
+    s.add_argument("--lesion-mask", metavar="FILE", help="lesion label map made elsewhere (NRRD/NIfTI)")
+    s.add_argument("--lesion-seed", metavar="X,Y,Z", help="a point in the lesion, patient mm (LPS)")
+    s.add_argument("--config", metavar="FILE", help="design parameters (TOML)")
+    s.set_defaults(func=_cmd_plan)
+
+    s = sub.add_parser("phantom", parents=[common], help="write a synthetic CT series with its ground truth")
+    s.add_argument("dir", metavar="DIR", help="new folder to write")
+    s.add_argument("--kind", choices=["femur"], default="femur")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--size", type=int, default=256, help="rows = columns (default 256)")
+    s.add_argument("--pixel-mm", type=float, default=0.8)
+    s.add_argument("--slices", type=int, default=180)
+    s.add_argument("--slice-mm", type=float, default=2.0)
+    s.add_argument("--tilt-deg", type=float, default=0.0, help="bone axis against the scanner axis")
+    s.add_argument("--oblique-deg", type=float, default=0.0, help="tilt of the image plane (oblique acquisition)")
+    s.add_argument("--lesion-type", choices=["lytic", "blastic"], default="lytic")
+    s.add_argument("--lesion-length-mm", type=float, default=40.0)
+    s.add_argument("--lesion-center-mm", type=float, default=0.0, help="along the axis from the bone centre, + superior")
+    s.add_argument("--noise-hu", type=float, default=12.0)
+    s.add_argument("--margin-mm", type=float, default=20.0, help="margin for the truth osteotomies")
+    s.add_argument("--rescale", metavar="SLOPE,INTERCEPT", help="stored-value rescale (default 1,-1024)")
+    s.add_argument("--compression", choices=["none", "rle", "j2k"], default="none")
+    s.add_argument("--no-masks", action="store_true", help="do not write truth_labels.nrrd")
+    s.set_defaults(func=_cmd_phantom)
+    return p
+
+
+class _Formatter(logging.Formatter):
+    def format(self, record):
+        level = "" if record.levelno < logging.WARNING else f"{record.levelname.lower()}: "
+        return f"implantgen: {level}{record.getMessage()}"
+
+
+def _setup_logging(quiet: bool, debug: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if debug else logging.ERROR if quiet else logging.INFO)
+    for noisy in ("pydicom", "PIL", "matplotlib", "trimesh"):
+        logging.getLogger(noisy).setLevel(logging.WARNING if debug else logging.ERROR)
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.quiet, args.debug)
+    try:
+        return args.func(args)
+    except InputError as exc:
+        if args.debug:
+            raise
+        print(f"implantgen: error: {exc.sentence}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("implantgen: interrupted; nothing was written.", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: say it plainly
+        if args.debug:
+            raise
+        print(f"implantgen: internal error ({type(exc).__name__}: {exc}); re-run with --debug "
+              "for the traceback and report it.", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

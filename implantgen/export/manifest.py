@@ -1,0 +1,64 @@
+"""manifest.json: provenance of a run (tool, parameters, input pixel hash, output hashes).
+
+Hashes of the input cover the HU voxels and geometry only, never patient fields or UIDs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__
+from ..records import Volume
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def pixel_hash(volume: Volume) -> str:
+    """SHA-256 of the HU voxels (little-endian, C order) and the grid geometry."""
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(volume.array).astype(volume.array.dtype.newbyteorder("<")).tobytes())
+    for v in (volume.spacing, volume.origin, volume.direction):
+        h.update(np.round(np.asarray(v, dtype="<f8"), 6).tobytes())
+    h.update(str(volume.array.shape).encode())
+    return h.hexdigest()
+
+
+def _versions() -> dict:
+    import importlib.metadata as md
+
+    out = {"implantgen": __version__, "python": platform.python_version()}
+    for dist in ("numpy", "scipy", "SimpleITK", "pydicom", "scikit-image", "trimesh", "manifold3d"):
+        try:
+            out[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            out[dist] = None
+    return out
+
+
+def build_manifest(folder: Path, *, parameters: dict, input_summary: dict, input_hash: str,
+                   stages: dict) -> dict:
+    """The manifest for every file already in ``folder`` (call it last)."""
+    outputs = {
+        p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+        for p in sorted(Path(folder).iterdir()) if p.is_file() and p.name != "manifest.json"
+    }
+    return {
+        "schema": "implantgen.manifest/1",
+        "tool": "implantgen",
+        "versions": _versions(),
+        "notice": "NOT FOR CLINICAL USE",
+        "parameters": parameters,
+        "input": {**input_summary, "pixel_sha256": input_hash},
+        "stages": stages,
+        "outputs": outputs,
+    }

@@ -1,0 +1,54 @@
+"""plan.json (schema ``implantgen.plan/1``, see the contract) and other JSON, written byte-stable."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+PLAN_SCHEMA = "implantgen.plan/1"
+NOT_FOR_CLINICAL_USE = "NOT FOR CLINICAL USE: a planning proposal for engineers; a surgeon decides."
+
+
+def _plain(x):
+    # numpy scalars/arrays -> JSON; floats rounded so reruns give the same bytes.
+    if isinstance(x, dict):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_plain(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return _plain(x.tolist())
+    if isinstance(x, (np.floating, float)):
+        return round(float(x), 6)
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.bool_):
+        return bool(x)
+    return x
+
+
+def write_json(path: Path, data: dict) -> Path:
+    path = Path(path)
+    path.write_text(json.dumps(_plain(data), indent=2, ensure_ascii=True) + "\n", encoding="utf-8")
+    return path
+
+
+def empty_plan(margin_mm: float) -> dict:
+    """The contract's plan.json with nothing planned yet: later stages fill it in."""
+    return {
+        "schema": PLAN_SCHEMA,
+        "units": "mm",
+        "frame": "LPS",
+        "notice": NOT_FOR_CLINICAL_USE,
+        "bone": None,
+        "lesion": None,
+        "margin_mm": float(margin_mm),
+        "osteotomies": [],
+        "resection_length_mm": None,
+        "implant": None,
+        "plate": None,
+        "risk": {"mirels": {"site": None, "lesion_type": None, "size": None, "pain": None,
+                            "total_without_pain": None}},
+        "warnings": [],
+    }

@@ -1,0 +1,105 @@
+"""Plain typed records passed between pipeline stages.
+
+Geometry convention (the same as ITK/SimpleITK and DICOM): arrays are indexed (k, j, i) =
+(slice, row, column); ``spacing``, ``origin`` and the columns of ``direction`` are given in
+(i, j, k) order, in millimetres, in DICOM patient coordinates (LPS).  The physical position of
+voxel (k, j, i) is ``origin + direction @ (spacing * (i, j, k))``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class SeriesSummary:
+    """What a volume is, without anything that identifies the patient.
+
+    ``series_key`` is a short hash of the series' identity (its UIDs), never the UIDs themselves.
+    """
+
+    series_key: str
+    source: str  # "dicom" or the volume file's format ("nifti", "nrrd", "metaimage")
+    modality: str
+    size: tuple[int, int, int]  # (i, j, k) = (columns, rows, slices)
+    spacing: tuple[float, float, float]
+    slice_thickness: float | None = None
+    kernel: str | None = None
+    manufacturer: str | None = None
+    model: str | None = None
+    description: str | None = None
+    orientation: str = "axial"  # "axial", "coronal", "sagittal" or "oblique"
+    transfer_syntax: str | None = None
+    n_files: int = 0
+    pixel_hash: str | None = None  # sha256 of the HU array and geometry, filled by the loader
+    warnings: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict:
+        d = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        d["size"] = list(self.size)
+        d["spacing"] = [round(float(s), 6) for s in self.spacing]
+        d["warnings"] = list(self.warnings)
+        return d
+
+
+@dataclass(frozen=True, eq=False)
+class Volume:
+    """A CT volume in Hounsfield units with its full geometry (see module docstring)."""
+
+    array: np.ndarray  # (k, j, i), HU; int16 when the rescale is integral, else float32
+    spacing: np.ndarray  # (3,) mm, (i, j, k)
+    origin: np.ndarray  # (3,) mm, LPS position of voxel (0, 0, 0)
+    direction: np.ndarray  # (3, 3); column c is the LPS unit vector of index axis c (i, j, k)
+    summary: SeriesSummary | None = None
+    warnings: tuple[str, ...] = field(default=())
+
+    def __post_init__(self):
+        object.__setattr__(self, "spacing", np.asarray(self.spacing, dtype=float).reshape(3))
+        object.__setattr__(self, "origin", np.asarray(self.origin, dtype=float).reshape(3))
+        object.__setattr__(self, "direction", np.asarray(self.direction, dtype=float).reshape(3, 3))
+        if self.array.ndim != 3:
+            raise ValueError(f"a Volume needs a 3D array, got shape {self.array.shape}")
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return tuple(self.array.shape)
+
+    @property
+    def affine(self) -> np.ndarray:
+        """4x4 matrix mapping (i, j, k, 1) indices to LPS millimetres."""
+        a = np.eye(4)
+        a[:3, :3] = self.direction * self.spacing[None, :]
+        a[:3, 3] = self.origin
+        return a
+
+    def index_to_physical(self, ijk) -> np.ndarray:
+        """(N, 3) continuous (i, j, k) indices -> (N, 3) LPS mm."""
+        ijk = np.asarray(ijk, dtype=float)
+        return ijk @ (self.direction * self.spacing[None, :]).T + self.origin
+
+    def physical_to_index(self, xyz) -> np.ndarray:
+        """(N, 3) LPS mm -> (N, 3) continuous (i, j, k) indices."""
+        xyz = np.asarray(xyz, dtype=float)
+        m = self.direction * self.spacing[None, :]
+        return np.linalg.solve(m, (xyz - self.origin).T).T
+
+    def to_sitk(self):
+        """The same volume as a SimpleITK image (shares no memory with the array)."""
+        import SimpleITK as sitk
+
+        img = sitk.GetImageFromArray(self.array)
+        img.SetSpacing(tuple(float(s) for s in self.spacing))
+        img.SetOrigin(tuple(float(o) for o in self.origin))
+        img.SetDirection(tuple(float(d) for d in self.direction.ravel()))
+        return img
+
+
+def orientation_name(direction: np.ndarray) -> str:
+    """'axial', 'coronal' or 'sagittal' when the slice normal is within ~1 degree of an axis."""
+    n = np.abs(np.asarray(direction, dtype=float).reshape(3, 3)[:, 2])
+    for axis, name in ((2, "axial"), (1, "coronal"), (0, "sagittal")):
+        if n[axis] > 0.9998:
+            return name
+    return "oblique"
