@@ -17,13 +17,13 @@ from .errors import InputError
 log = logging.getLogger("implantgen")
 
 
-def _floats(text: str, n: int, what: str) -> tuple[float, ...]:
+def _floats(text: str, n: int, what: str, example: str) -> tuple[float, ...]:
     try:
         values = tuple(float(v) for v in text.split(","))
     except ValueError:
         values = ()
     if len(values) != n:
-        raise InputError(f"{what} must be {n} comma-separated numbers, got '{text}'.")
+        raise InputError(f"{what} must be {n} comma-separated numbers, got '{text}': write it like {example}.")
     return values
 
 
@@ -58,7 +58,7 @@ def _cmd_inspect(args) -> int:
 def _cmd_plan(args) -> int:
     from .pipeline import plan_case
 
-    seed = _floats(args.lesion_seed, 3, "--lesion-seed") if args.lesion_seed else None
+    seed = _floats(args.lesion_seed, 3, "--lesion-seed", "-90.5,20,-250") if args.lesion_seed else None
     config = None
     if args.config:
         import tomllib
@@ -96,7 +96,7 @@ def _cmd_phantom(args) -> int:
             lesion_length_mm=args.lesion_length_mm, lesion_center_mm=args.lesion_center_mm,
             noise_hu=args.noise_hu, margin_mm=args.margin_mm, seed=args.seed,
         )
-        rescale = _floats(args.rescale, 2, "--rescale") if args.rescale else (1.0, -1024.0)
+        rescale = _floats(args.rescale, 2, "--rescale", "1,-1024") if args.rescale else (1.0, -1024.0)
         case = write_phantom(args.dir, spec, kind=args.kind, rescale=rescale,
                              compression=args.compression, masks=not args.no_masks)
     except ValueError as exc:

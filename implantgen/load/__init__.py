@@ -66,6 +66,11 @@ def _choose(scan: FolderScan, folder: Path, series_uid: str | None) -> SeriesGro
             )
         return hits[0]
     ct = [g for g in scan.series if g.is_ct and g.slices]
+    if not ct and any(g.is_ct for g in scan.series):
+        raise InputError(
+            f"The folder {folder} holds only localizer (scout) CT images, not the CT series "
+            "itself: export the axial CT series."
+        )
     if not ct:
         found = ", ".join(f"{g.modality} ({len(g.slices)} images)" for g in scan.series)
         raise InputError(

@@ -174,7 +174,8 @@ def _check_spacing(along: np.ndarray, where: str) -> float:
         k = big[0]
         raise InputError(
             f"Slices are missing in {where}: a gap of {steps[k]:.2f} mm between slices at "
-            f"{along[k]:.2f} and {along[k + 1]:.2f} mm where the spacing is {usual:.2f} mm; "
+            f"{along[k]:.2f} and {along[k + 1]:.2f} mm from the first where the spacing is "
+            f"{usual:.2f} mm; "
             "re-export the complete series."
         )
     if np.abs(steps - usual).max() > _UNEVEN_FRACTION * usual:
@@ -259,9 +260,7 @@ def read_series(group: SeriesGroup, where: str) -> Volume:
             f"({'; '.join(reasons)}): re-export the series with its images."
         )
     for path, reason in skipped:
-        msg = f"Skipped a corrupt file ({reason}): {path.name}."
-        log.warning(msg)
-        warnings.append(msg)
+        warnings.append(f"Skipped a corrupt file ({reason}): {path.name}.")
     ordered = [ordered[i] for i in kept]
     if len(ordered) < 2:
         raise InputError(
@@ -271,7 +270,15 @@ def read_series(group: SeriesGroup, where: str) -> Volume:
 
     pos = _positions(ordered, where)
     along = (pos - pos[0]) @ normal
-    step = _check_spacing(along, where)
+    try:
+        step = _check_spacing(along, where)
+    except InputError as exc:
+        if not skipped:
+            raise
+        names = ", ".join(p.name for p, _ in skipped[:3])
+        raise InputError(exc.sentence.replace(
+            "; re-export", f" after skipping {len(skipped)} corrupt file(s) ({names}); re-export"
+        )) from None
     stack = pos[-1] - pos[0]
     shear_deg = float(np.degrees(np.arccos(np.clip(abs(stack @ normal) / np.linalg.norm(stack), 0, 1))))
     spacing = np.array([ps[1], ps[0], step])  # PixelSpacing is (between rows, between columns)
@@ -283,7 +290,6 @@ def read_series(group: SeriesGroup, where: str) -> Volume:
             "the sheared slices were resampled onto a regular grid along the slice normal "
             "(linear interpolation in-plane)."
         )
-        log.warning(msg)
         warnings.append(msg)
     else:
         # Positions must lie on one line; otherwise the slices are not a regular grid.

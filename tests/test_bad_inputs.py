@@ -1,0 +1,292 @@
+"""A corpus of bad inputs built here: each gives its plain sentence, its exit code, and no output.
+
+Every case runs `implantgen plan CASE --out OUT` as a user would: exit 2 (bad input), one line on
+stderr starting 'implantgen: error:' and ending with a full stop, no traceback, and neither OUT
+nor any half-written sibling folder left behind; the input is not modified.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+import SimpleITK as sitk
+
+from implantgen.phantom.dicom_write import write_ct_series, write_slices
+
+from .conftest import small_volume
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file())
+
+
+def _series(tmp: Path, name="case", **options) -> Path:
+    folder = tmp / name
+    write_ct_series(small_volume(), folder, **options)
+    return folder
+
+
+def _edit(folder: Path, index: int, **attrs) -> None:
+    path = _files(folder)[index]
+    ds = pydicom.dcmread(path)
+    for key, value in attrs.items():
+        setattr(ds, key, value)
+    ds.save_as(path)
+
+
+# Each builder makes one bad input under tmp and returns its path.
+def missing_folder(tmp):
+    return tmp / "no_such_folder"
+
+
+def empty_folder(tmp):
+    (tmp / "empty").mkdir()
+    return tmp / "empty"
+
+
+def no_dicom(tmp):
+    folder = tmp / "notes"
+    folder.mkdir()
+    (folder / "readme.txt").write_text("not an image\n")
+    (folder / "scan.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    return folder
+
+
+def mr_series(tmp):
+    folder = _series(tmp)
+    for p in _files(folder):
+        ds = pydicom.dcmread(p)
+        ds.Modality = "MR"
+        ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = pydicom.uid.MRImageStorage
+        ds.save_as(p)
+    return folder
+
+
+def secondary_capture(tmp):
+    folder = _series(tmp)
+    for p in _files(folder):
+        ds = pydicom.dcmread(p)
+        ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = pydicom.uid.SecondaryCaptureImageStorage
+        ds.save_as(p)
+    return folder
+
+
+def single_slice(tmp):
+    folder = _series(tmp)
+    for p in _files(folder)[1:]:
+        p.unlink()
+    return folder
+
+
+def missing_slices(tmp):
+    folder = _series(tmp)
+    _files(folder)[5].unlink()
+    return folder
+
+
+def different_sizes(tmp):
+    folder = _series(tmp)
+    vol = small_volume(shape=(1, 30, 48))
+    write_slices(vol.array, np.array([[-20.0, -16.0, -70.0]]), np.array([1, 0, 0, 0, 1, 0]),
+                 (0.9, 0.8), folder, file_names=["odd.dcm"])
+    ds = pydicom.dcmread(_files(folder)[0])
+    odd = pydicom.dcmread(folder / "odd.dcm")
+    odd.SeriesInstanceUID = ds.SeriesInstanceUID  # same series, other size
+    odd.save_as(folder / "odd.dcm")
+    return folder
+
+
+def different_orientations(tmp):
+    folder = _series(tmp)
+    _edit(folder, 3, ImageOrientationPatient=[1, 0, 0, 0, 0.9, 0.43589])
+    return folder
+
+
+def different_pixel_spacing(tmp):
+    folder = _series(tmp)
+    _edit(folder, 4, PixelSpacing=[0.7, 0.9])
+    return folder
+
+
+def truncated_middle_file(tmp):
+    folder = _series(tmp)
+    path = _files(folder)[6]
+    path.write_bytes(path.read_bytes()[:2000])  # header kept, pixels cut: skipped -> a gap
+    return folder
+
+
+def no_pixel_data(tmp):
+    folder = _series(tmp)
+    for p in _files(folder):
+        ds = pydicom.dcmread(p)
+        del ds.PixelData
+        ds.save_as(p)
+    return folder
+
+
+def dicomdir_only(tmp):
+    from pydicom.fileset import FileSet
+
+    src = _series(tmp, "src")
+    fs = FileSet()
+    for p in _files(src):
+        fs.add(pydicom.dcmread(p))
+    fs.write(tmp / "export")
+    for p in _files(tmp / "export"):
+        if p.name != "DICOMDIR":
+            p.unlink()
+    return tmp / "export"
+
+
+def same_positions(tmp):
+    folder = _series(tmp)
+    first = pydicom.dcmread(_files(folder)[0])
+    _edit(folder, 1, ImagePositionPatient=first.ImagePositionPatient)
+    return folder
+
+
+def uneven_spacing(tmp):
+    folder = tmp / "uneven"
+    vol = small_volume()
+    z = -100.0 + np.cumsum([0] + [2.5] * 5 + [3.2] * 6)
+    pos = np.stack([np.full(12, -20.0), np.full(12, -16.0), z], axis=1)
+    write_slices(vol.array, pos, np.array([1, 0, 0, 0, 1, 0]), (0.9, 0.8), folder)
+    return folder
+
+
+def localizer_only(tmp):
+    folder = _series(tmp)
+    for p in _files(folder):
+        ds = pydicom.dcmread(p)
+        ds.ImageType = ["ORIGINAL", "PRIMARY", "LOCALIZER"]
+        ds.save_as(p)
+    return folder
+
+
+def not_a_volume_file(tmp):
+    path = tmp / "scan.dcm"
+    write_ct_series(small_volume(shape=(2, 20, 20)), tmp / "s")
+    shutil.copy(_files(tmp / "s")[0], path)
+    return path
+
+
+def corrupt_nifti(tmp):
+    path = tmp / "ct.nii.gz"
+    path.write_bytes(b"\x1f\x8b\x08\x00" + bytes(100))
+    return path
+
+
+def flat_nifti(tmp):
+    path = tmp / "slice.nii.gz"
+    img = sitk.GetImageFromArray(small_volume(shape=(1, 20, 20)).array)
+    sitk.WriteImage(img, str(path))
+    return path
+
+
+def colour_nrrd(tmp):
+    path = tmp / "rgb.nrrd"
+    img = sitk.GetImageFromArray(np.zeros((4, 8, 8, 3), np.uint8), isVector=True)
+    sitk.WriteImage(img, str(path))
+    return path
+
+
+CASES = [
+    (missing_folder, "does not exist"),
+    (empty_folder, "is empty"),
+    (no_dicom, "No DICOM images found"),
+    (mr_series, "No CT series"),
+    (secondary_capture, "secondary capture"),
+    (single_slice, "single slice"),
+    (missing_slices, "Slices are missing"),
+    (different_sizes, "different sizes"),
+    (different_orientations, "different orientations"),
+    (different_pixel_spacing, "different pixel spacings"),
+    (truncated_middle_file, "Slices are missing"),
+    (no_pixel_data, "usable pixel data"),
+    (dicomdir_only, "only a DICOMDIR"),
+    (same_positions, "same position"),
+    (uneven_spacing, "uneven"),
+    (localizer_only, "localizer"),
+    (not_a_volume_file, "not a volume file"),
+    (corrupt_nifti, "cannot be read"),
+    (flat_nifti, "single slice"),
+    (colour_nrrd, "colour or vector"),
+]
+
+
+def _snapshot(path: Path) -> dict:
+    if not path.exists():
+        return {}
+    files = [path] if path.is_file() else _files(path)
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+
+
+@pytest.mark.parametrize("build, phrase", CASES, ids=[c[0].__name__ for c in CASES])
+def test_bad_input_is_refused_plainly(tmp_path, run_cli, build, phrase):
+    src = tmp_path / "in"
+    src.mkdir()
+    case = build(src)
+    before = _snapshot(case)
+    out_parent = tmp_path / "results"
+    out_parent.mkdir()
+    code, stdout, stderr = run_cli("plan", case, "--out", out_parent / "case1")
+    assert code == 2, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("implantgen: error: ") and lines[0].endswith("."), lines[0]
+    assert phrase in lines[0]
+    assert "Traceback" not in stderr
+    assert list(out_parent.iterdir()) == []  # nothing written, not even a partial folder
+    assert _snapshot(case) == before  # the input is untouched
+
+
+def test_corpus_is_large_enough():
+    assert len(CASES) >= 12
+
+
+def test_inspect_lists_an_unreadable_series_with_its_reason(tmp_path, run_cli):
+    case = missing_slices(tmp_path)
+    code, out, err = run_cli("inspect", case)
+    assert code == 0
+    assert "Slices are missing" in out
+
+
+@pytest.mark.parametrize("argv, phrase", [
+    (["--margin-mm", "-5"], "not a positive distance"),
+    (["--lesion-seed", "1,2"], "3 comma-separated numbers"),
+    (["--lesion-seed", "1000,1000,1000"], "outside the CT"),
+    (["--lesion-mask", "nowhere.nrrd"], "does not exist"),
+    (["--series-uid", "1.2.3.4"], "No single series"),
+])
+def test_bad_options_are_refused_plainly(small_series, tmp_path, run_cli, argv, phrase):
+    folder, _ = small_series
+    code, _, err = run_cli("plan", folder, "--out", tmp_path / "out", *argv)
+    assert code == 2 and phrase in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_output_path_that_is_not_ours_is_left_alone(small_series, tmp_path, run_cli):
+    folder, _ = small_series
+    mine = tmp_path / "my_documents"
+    mine.mkdir()
+    (mine / "thesis.txt").write_text("precious")
+    code, _, err = run_cli("plan", folder, "--out", mine)
+    assert code == 2 and "choose a new folder" in err
+    assert [p.name for p in mine.iterdir()] == ["thesis.txt"]
+
+
+def test_not_hu_volume_file_warns_but_loads(tmp_path, run_cli):
+    raw = small_volume().array.astype(np.int32) + 1024  # intercept dropped by a converter
+    img = sitk.GetImageFromArray(raw.astype(np.uint16))
+    sitk.WriteImage(img, str(tmp_path / "raw.nrrd"))
+    code, out, err = run_cli("inspect", tmp_path / "raw.nrrd")
+    assert code == 0 and "not HU" in out
+    mask = sitk.GetImageFromArray((small_volume().array > 0).astype(np.uint8))
+    sitk.WriteImage(mask, str(tmp_path / "mask.nii.gz"))
+    code, out, err = run_cli("plan", tmp_path / "mask.nii.gz", "--out", tmp_path / "o")
+    assert code == 0 and "mask or a normalised image" in err
