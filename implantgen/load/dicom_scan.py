@@ -21,7 +21,7 @@ ENHANCED_CT_STORAGE = "1.2.840.10008.5.1.4.1.1.2.1"
 
 # Only these tags are needed to group, sort and check slices: reading fewer is faster.
 _HEADER_TAGS = [
-    "SOPClassUID", "Modality", "SeriesInstanceUID", "StudyInstanceUID", "FrameOfReferenceUID",
+    "SOPClassUID", "SOPInstanceUID", "Modality", "SeriesInstanceUID", "StudyInstanceUID", "FrameOfReferenceUID",
     "SeriesNumber", "SeriesDescription", "ImageType", "ImagePositionPatient",
     "ImageOrientationPatient", "PixelSpacing", "Rows", "Columns", "SliceThickness",
     "ConvolutionKernel", "Manufacturer", "ManufacturerModelName", "GantryDetectorTilt",
