@@ -92,8 +92,10 @@ def _cmd_phantom(args) -> int:
     try:
         spec = FemurSpec(
             size=args.size, pixel_mm=args.pixel_mm, slices=args.slices, slice_mm=args.slice_mm,
-            direction=direction, tilt_deg=args.tilt_deg, lesion_type=args.lesion_type,
+            direction=direction, tilt_deg=args.tilt_deg, tilt_azimuth_deg=args.tilt_azimuth_deg,
+            bone_length_mm=args.bone_length_mm, lesion_type=args.lesion_type,
             lesion_length_mm=args.lesion_length_mm, lesion_center_mm=args.lesion_center_mm,
+            lesion_angle_deg=args.lesion_angle_deg,
             noise_hu=args.noise_hu, margin_mm=args.margin_mm, seed=args.seed,
         )
         rescale = _floats(args.rescale, 2, "--rescale", "1,-1024") if args.rescale else (1.0, -1024.0)
@@ -143,10 +145,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--slices", type=int, default=180)
     s.add_argument("--slice-mm", type=float, default=2.0)
     s.add_argument("--tilt-deg", type=float, default=0.0, help="bone axis against the scanner axis")
+    s.add_argument("--tilt-azimuth-deg", type=float, default=0.0, help="direction of that tilt in the x-y plane, 0 = towards +x (patient's left)")
+    s.add_argument("--bone-length-mm", type=float, default=300.0)
     s.add_argument("--oblique-deg", type=float, default=0.0, help="tilt of the image plane (oblique acquisition)")
     s.add_argument("--lesion-type", choices=["lytic", "blastic"], default="lytic")
     s.add_argument("--lesion-length-mm", type=float, default=40.0)
     s.add_argument("--lesion-center-mm", type=float, default=0.0, help="along the axis from the bone centre, + superior")
+    s.add_argument("--lesion-angle-deg", type=float, default=30.0, help="around the axis, where the lesion breaks the cortex")
     s.add_argument("--noise-hu", type=float, default=12.0)
     s.add_argument("--margin-mm", type=float, default=20.0, help="margin for the truth osteotomies")
     s.add_argument("--rescale", metavar="SLOPE,INTERCEPT", help="stored-value rescale (default 1,-1024)")

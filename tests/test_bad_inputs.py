@@ -97,6 +97,7 @@ def different_sizes(tmp):
     ds = pydicom.dcmread(_files(folder)[0])
     odd = pydicom.dcmread(folder / "odd.dcm")
     odd.SeriesInstanceUID = ds.SeriesInstanceUID  # same series, other size
+    odd.SOPInstanceUID = pydicom.uid.generate_uid(entropy_srcs=["odd"])
     odd.save_as(folder / "odd.dcm")
     return folder
 

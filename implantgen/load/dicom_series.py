@@ -218,13 +218,19 @@ def _summary(group: SeriesGroup, vol_shape, spacing, direction, n_files, warning
 
 
 def _dedupe(slices: list[SliceHeader]) -> tuple[list[SliceHeader], int]:
-    """Drop exact copies of an instance (the same SOPInstanceUID twice, as messy exports do)."""
+    """Drop exact copies of an instance (the same file twice, as messy exports do).
+
+    A copy has the same SOPInstanceUID, position and size; anything else that shares a UID is
+    kept, so that the consistency checks see it.
+    """
     seen, out = set(), []
     for s in slices:
         uid = str(getattr(s.ds, "SOPInstanceUID", "") or "")
-        if uid and uid in seen:
+        key = (uid, str(getattr(s.ds, "ImagePositionPatient", "")), getattr(s.ds, "Rows", None),
+               getattr(s.ds, "Columns", None))
+        if uid and key in seen:
             continue
-        seen.add(uid)
+        seen.add(key)
         out.append(s)
     return out, len(slices) - len(out)
 
