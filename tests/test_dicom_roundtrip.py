@@ -94,12 +94,12 @@ def _messy_export(tmp: Path, vol: Volume) -> Path:
 
 
 def test_messy_export_reads_the_largest_ct_series(tmp_path):
-    vol = small_volume(shape=(14, 40, 48))
+    vol = femur_phantom(FemurSpec(**SMALL, tilt_deg=8.0, seed=5)).volume
     export = _messy_export(tmp_path, vol)
     assert (export / "DICOMDIR").is_file()
     _assert_same(load_ct(export), vol)
     listed = list_series(export)
-    assert [s.size[2] for s in listed] == [14, 5]
+    assert [s.size[2] for s in listed] == [48, 5]
     # --series-uid picks the other one, by the key shown or by the real UID.
     other = load_ct(export, series_uid=listed[1].series_key)
     assert other.shape == (5, 16, 16)

@@ -1,0 +1,79 @@
+"""The command line as a user runs it: phantom -> inspect -> plan, atomic and deterministic."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import SimpleITK as sitk
+
+from implantgen import load_ct
+
+PHANTOM_ARGS = ["--size", "64", "--pixel-mm", "2.5", "--slices", "40", "--slice-mm", "5",
+                "--bone-length-mm", "180", "--lesion-length-mm", "30", "--tilt-deg", "10"]
+
+
+def test_phantom_command_writes_series_truth_and_masks(tmp_path, run_cli):
+    code, _, err = run_cli("phantom", tmp_path / "case", *PHANTOM_ARGS, "--lesion-center-mm", "5",
+                           "--rescale", "0.5,-2048", "--seed", "4")
+    assert code == 0, err
+    truth = json.loads((tmp_path / "case" / "truth.json").read_text())
+    assert truth["lesion"]["extent_along_axis_mm"] == [-10.0, 20.0]
+    axis = truth["bone"]["axis"]
+    np.testing.assert_allclose(truth["osteotomies"][0]["point"],
+                               np.add(axis["point"], np.multiply(axis["direction"], -30.0)), atol=0.01)
+    assert abs(np.degrees(np.arccos(truth["bone"]["axis"]["direction"][2])) - 10.0) < 0.01
+    ct = load_ct(tmp_path / "case")
+    labels = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "case" / "truth_labels.nrrd")))
+    assert labels.shape == ct.shape and set(np.unique(labels)) == {0, 1, 2}
+    assert np.median(ct.array[labels == 1]) > 200  # bone, through a slope of 0.5
+    # A folder that exists is never written into.
+    code, _, err = run_cli("phantom", tmp_path / "case", *PHANTOM_ARGS)
+    assert code == 2 and "choose a new folder" in err
+
+
+def test_phantom_refuses_a_lesion_outside_the_shaft(tmp_path, run_cli):
+    code, _, err = run_cli("phantom", tmp_path / "c", *PHANTOM_ARGS, "--lesion-center-mm", "80")
+    assert code == 2 and "inside the femoral shaft" in err
+    assert not (tmp_path / "c").exists()
+
+
+def test_plan_is_atomic_deterministic_and_replaces_its_own_result(tmp_path, run_cli):
+    run_cli("phantom", tmp_path / "case", *PHANTOM_ARGS)
+    out1, out2 = tmp_path / "r1", tmp_path / "r2"
+    assert run_cli("plan", tmp_path / "case", "--out", out1)[0] == 0
+    assert run_cli("plan", tmp_path / "case", "--out", out2, "--quiet")[0] == 0
+    for name in ("plan.json", "manifest.json"):
+        assert (out1 / name).read_bytes() == (out2 / name).read_bytes()
+    plan = json.loads((out1 / "plan.json").read_text())
+    assert plan["schema"] == "implantgen.plan/1" and plan["units"] == "mm" and plan["frame"] == "LPS"
+    assert plan["margin_mm"] == 20.0 and any("not available yet" in w for w in plan["warnings"])
+    manifest = json.loads((out1 / "manifest.json").read_text())
+    assert manifest["tool"] == "implantgen" and "plan.json" in manifest["outputs"]
+    assert len(manifest["input"]["pixel_sha256"]) == 64
+    # Re-running into an earlier result replaces it; a failed run leaves it as it was.
+    assert run_cli("plan", tmp_path / "case", "--out", out1, "--margin-mm", "30")[0] == 0
+    assert json.loads((out1 / "plan.json").read_text())["margin_mm"] == 30.0
+    before = (out1 / "plan.json").read_bytes()
+    assert run_cli("plan", tmp_path / "nowhere", "--out", out1)[0] == 2
+    assert (out1 / "plan.json").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["case", "r1", "r2"]  # no partial folders
+
+
+def test_inspect_json_has_no_uids_or_patient_fields(tmp_path, run_cli):
+    run_cli("phantom", tmp_path / "case", *PHANTOM_ARGS)
+    code, out, _ = run_cli("inspect", tmp_path / "case", "--json")
+    assert code == 0
+    [summary] = json.loads(out)
+    assert summary["modality"] == "CT" and summary["size"] == [64, 64, 40]
+    assert "Phantom^Femur" not in out and "PHANTOM" not in out and "1.2.826" not in out
+
+
+def test_console_script_entry_point(tmp_path):
+    # Runs as installed: `python -m implantgen` is the same entry point as the `implantgen` script.
+    res = subprocess.run([sys.executable, "-m", "implantgen", "inspect", str(tmp_path / "none")],
+                         capture_output=True, text=True)
+    assert res.returncode == 2
+    assert res.stderr.startswith("implantgen: error: ") and "Traceback" not in res.stderr
