@@ -103,3 +103,24 @@ def orientation_name(direction: np.ndarray) -> str:
         if n[axis] > 0.9998:
             return name
     return "oblique"
+
+
+@dataclass(frozen=True, eq=False)
+class BoneSegmentation:
+    """Individual bones on the CT grid.
+
+    ``labels`` is (k, j, i) with 0 for background and one positive label per separate bone, each
+    a solid (cortex plus marrow).  ``names`` maps every label to an anatomical name where the
+    anatomy allows ("femur_right", "hip_left", "sacrum", "vertebra", ...), else "bone_N".
+    ``metal`` marks metal (implants, with their blooming) found on the CT, never part of a bone.
+    """
+
+    labels: np.ndarray
+    names: dict[int, str]
+    metal: np.ndarray | None = None  # bool (k, j, i), or None when no metal was found
+    method: str = "implantgen"  # how it was made: our own, or "external:<file name>"
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def has_metal(self) -> bool:
+        return self.metal is not None and bool(self.metal.any())

@@ -1,0 +1,63 @@
+"""Small geometric helpers shared by the stages: ROIs, voxel positions, projections.
+
+Arrays are (k, j, i); points are (N, 3) LPS millimetres (see records.Volume).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .records import Volume
+
+
+def bbox(mask: np.ndarray, pad: int | tuple = 0) -> tuple[slice, slice, slice] | None:
+    """The (k, j, i) slices of the box around ``mask``, grown by ``pad`` voxels, or None."""
+    if not mask.any():
+        return None
+    pad = np.broadcast_to(np.asarray(pad), (3,))
+    out = []
+    for axis in range(3):
+        other = tuple(a for a in range(3) if a != axis)
+        idx = np.flatnonzero(mask.any(axis=other))
+        out.append(slice(max(int(idx[0]) - int(pad[axis]), 0),
+                         min(int(idx[-1]) + 1 + int(pad[axis]), mask.shape[axis])))
+    return tuple(out)
+
+
+def sub_volume(volume: Volume, roi: tuple[slice, slice, slice]) -> Volume:
+    """A view of ``volume`` restricted to ``roi`` with the geometry that keeps it in place."""
+    start = np.array([roi[2].start, roi[1].start, roi[0].start], dtype=float)  # (i, j, k)
+    origin = volume.index_to_physical(start[None])[0]
+    return Volume(array=volume.array[roi], spacing=volume.spacing, origin=origin,
+                  direction=volume.direction, summary=volume.summary)
+
+
+def voxel_points(volume: Volume, mask: np.ndarray) -> np.ndarray:
+    """(N, 3) LPS positions of the voxel centres in ``mask``."""
+    kji = np.argwhere(mask)
+    return volume.index_to_physical(kji[:, ::-1].astype(float))
+
+
+def footprint(volume: Volume, direction) -> float:
+    """Length (mm) of one voxel's box projected on ``direction``: its extent along it."""
+    d = np.asarray(direction, dtype=float)
+    return float(np.abs((volume.direction * volume.spacing[None, :]).T @ d).sum())
+
+
+def unit(v) -> np.ndarray:
+    v = np.asarray(v, dtype=float)
+    return v / np.linalg.norm(v)
+
+
+def perpendicular_frame(d) -> tuple[np.ndarray, np.ndarray]:
+    """Two unit vectors perpendicular to ``d`` and to each other (a right-handed frame)."""
+    d = unit(d)
+    helper = np.array([1.0, 0, 0]) if abs(d[0]) < 0.9 else np.array([0, 1.0, 0])
+    e1 = unit(helper - (helper @ d) * d)
+    return e1, np.cross(d, e1)
+
+
+def angle_deg(a, b) -> float:
+    """Angle between two directions (0..180 degrees)."""
+    c = float(np.clip(unit(a) @ unit(b), -1.0, 1.0))
+    return float(np.degrees(np.arccos(c)))

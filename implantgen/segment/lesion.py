@@ -1,0 +1,192 @@
+"""Find a lesion inside a bone: lytic (soft tissue where bone should be), blastic (abnormally
+dense marrow) or mixed, with its soft-tissue extension through a cortical break.
+
+HU windows from docs/domain.md: fatty marrow of adult long bones is negative (a marrow >= 0 HU
+is suspicious), lytic metastases have soft-tissue density (~20-80 HU), untreated blastic ones
+~650 HU (benign bone islands ~1200), trabecular bone ~100-300, cortex 700-2000.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import ndimage
+
+from ..geometry import bbox
+from ..records import Volume
+from .extension import soft_tissue_extension
+
+
+@dataclass(frozen=True)
+class LesionCriteria:
+    lytic_hu: tuple[float, float] = (0.0, 150.0)
+    blastic_hu: tuple[float, float] = (450.0, 1300.0)
+    min_volume_ml: float = 0.3
+    mixed_fraction: float = 0.2  # a lesion is mixed when each kind holds at least this share
+    extension_mm: float = 15.0  # how far outside the bone a soft-tissue extension is sought
+
+    def describe(self) -> str:
+        return (f"lytic regions of {self.lytic_hu[0]:g} to {self.lytic_hu[1]:g} HU and blastic "
+                f"regions of {self.blastic_hu[0]:g} to {self.blastic_hu[1]:g} HU inside the bone, "
+                f"at least {self.min_volume_ml:g} ml")
+
+
+@dataclass(frozen=True, eq=False)
+class Lesion:
+    """A lesion on the CT grid, with the densities that tell it from the bone around it."""
+
+    mask: np.ndarray  # bool (k, j, i), full grid, including any soft-tissue extension
+    type: str  # "lytic", "blastic" or "mixed"
+    volume_ml: float
+    lesion_hu: float  # median HU inside the lesion
+    normal_hu: float  # median HU of the marrow it replaced
+    source: str = "detected"
+    other_candidates: list = field(default_factory=list)  # [(type, volume_ml, centre LPS)]
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass
+class _Candidate:
+    mask: np.ndarray  # bool, ROI grid
+    type: str
+    voxels: int
+    centre_kji: np.ndarray
+
+
+def _opened(mask: np.ndarray) -> np.ndarray:
+    # One voxel of opening removes the thin partial-volume shells between marrow, cortex and
+    # muscle, whose mixed values fall into any lesion window.
+    return ndimage.binary_opening(mask, structure=ndimage.generate_binary_structure(3, 1))
+
+
+def _between(lo_nb, hi_nb, low: float, high: float) -> np.ndarray:
+    """Voxels whose neighbourhood spans from below ``low`` to above ``high``.
+
+    Between fatty marrow and cortex, partial-volume voxels take every value in between, lesion
+    densities included; a voxel with both marrow and cortex next to it is such a mixture.
+    """
+    return (lo_nb < low) & (hi_nb > high)
+
+
+def _components(mask: np.ndarray, kind: str, min_voxels: int) -> list[_Candidate]:
+    labels, n = ndimage.label(mask)
+    if n == 0:
+        return []
+    sizes = np.bincount(labels.ravel())[1:]
+    centres = ndimage.center_of_mass(mask, labels, range(1, n + 1))
+    return [_Candidate(labels == i + 1, kind, int(sizes[i]), np.array(centres[i]))
+            for i in np.flatnonzero(sizes >= min_voxels)]
+
+
+def _merge_mixed(lytic, blastic, hu, share: float) -> list[_Candidate]:
+    """Join lytic and blastic parts that touch into one lesion, typed by their shares."""
+    merged, used = [], set()
+    for lc in lytic:
+        near = ndimage.binary_dilation(lc.mask, iterations=2)
+        touching = [i for i, bc in enumerate(blastic) if (near & bc.mask).any()]
+        mask = lc.mask.copy()
+        for i in touching:
+            mask |= blastic[i].mask
+            used.add(i)
+        blastic_voxels = sum(blastic[i].voxels for i in touching)
+        total = lc.voxels + blastic_voxels
+        kind = "mixed" if min(lc.voxels, blastic_voxels) >= share * total else (
+            "lytic" if lc.voxels >= blastic_voxels else "blastic")
+        merged.append(_Candidate(mask, kind, total, np.array(ndimage.center_of_mass(mask))))
+    merged += [bc for i, bc in enumerate(blastic) if i not in used]
+    return sorted(merged, key=lambda c: (-c.voxels, tuple(c.centre_kji)))
+
+
+def _refine(core: np.ndarray, hs: np.ndarray, allowed: np.ndarray, lesion_hu: float,
+            neighbours_hu: list[float]) -> np.ndarray:
+    """Redraw the boundary where a voxel is closer to the lesion than to the tissue next to it.
+
+    The core's window edges are conservative; the true surface lies at the midpoint between the
+    lesion's density and its neighbour's (a voxel half of each).  Partial-volume shells between
+    marrow and cortex also fall between those midpoints, so the wider window is opened again
+    and only what joins the core is kept.
+    """
+    lo = max([(lesion_hu + h) / 2 for h in neighbours_hu if h < lesion_hu], default=-np.inf)
+    hi = min([(lesion_hu + h) / 2 for h in neighbours_hu if h > lesion_hu], default=np.inf)
+    wide = _opened(allowed & (hs > lo) & (hs < hi)) | core
+    labels, _ = ndimage.label(wide)
+    keep = np.unique(labels[core])
+    out = np.isin(labels, keep[keep > 0])
+    # Noise holes inside are lesion; an enclosed piece of cortex is not.
+    return out | (ndimage.binary_fill_holes(out) & (hs > lo) & (hs < hi))
+
+
+def _pick(cands: list[_Candidate], seed_kji, spacing_kji) -> _Candidate:
+    if seed_kji is None:
+        return cands[0]
+    seed = np.round(seed_kji).astype(int)
+    for c in cands:
+        if all(0 <= s < n for s, n in zip(seed, c.mask.shape)) and c.mask[tuple(seed)]:
+            return c
+    dist = [np.linalg.norm((c.centre_kji - seed_kji) * spacing_kji) for c in cands]
+    return cands[int(np.argmin(dist))]
+
+
+def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | None = None,
+                  seed=None, criteria: LesionCriteria = LesionCriteria()) -> Lesion | None:
+    """The lesion in the bone ``solid`` (bool, CT grid), or None when nothing abnormal is found.
+
+    ``search`` (bool, CT grid) limits where a lesion's core may lie, e.g. the diaphysis, whose
+    marrow is fatty: in the metaphyses normal trabecular marrow and its transition to fat have
+    the densities of lesions.  ``seed`` (LPS mm) picks among candidates: the one holding it,
+    else the nearest.
+    """
+    spacing_kji = volume.spacing[::-1]
+    pad = np.ceil(criteria.extension_mm / spacing_kji).astype(int) + 2
+    roi = bbox(solid, pad)
+    if roi is None:
+        return None
+    hu = volume.array[roi].astype(np.float32)
+    # Noise down, edges kept; not across thick slices, where it would smear a lesion's end.
+    hs = ndimage.median_filter(hu, size=tuple(3 if sp <= 1.5 * spacing_kji.min() else 1 for sp in spacing_kji))
+    sol = solid[roi]
+    voxel_ml = float(np.prod(volume.spacing)) / 1000.0
+    min_voxels = max(int(np.ceil(criteria.min_volume_ml / voxel_ml)), 8)
+
+    lo, hi = criteria.lytic_hu
+    blo, bhi = criteria.blastic_hu
+    lo_nb, hi_nb = ndimage.minimum_filter(hs, size=3), ndimage.maximum_filter(hs, size=3)
+    where = sol if search is None else sol & search[roi]
+    lytic_core = where & (hs >= lo) & (hs <= hi) & ~_between(lo_nb, hi_nb, lo, bhi)
+    blastic_core = where & (hs >= blo) & (hs <= bhi) & ~_between(lo_nb, hi_nb, blo, bhi)
+    lytic = _components(_opened(lytic_core), "lytic", min_voxels)
+    blastic = _components(_opened(blastic_core), "blastic", min_voxels)
+    cands = _merge_mixed(lytic, blastic, hu, criteria.mixed_fraction)
+    if not cands:
+        return None
+    seed_kji = None
+    if seed is not None:
+        ijk = volume.physical_to_index([seed])[0]
+        seed_kji = ijk[::-1] - np.array([r.start for r in roi])
+    chosen = _pick(cands, seed_kji, spacing_kji)
+
+    marrow = sol & (hs < lo)
+    normal_hu = float(np.median(hu[marrow])) if marrow.sum() > 20 else -50.0
+    cortex = sol & (hs > bhi)
+    cortex_hu = float(np.median(hu[cortex])) if cortex.sum() > 20 else 1200.0
+    lesion_hu = float(np.median(hu[chosen.mask]))
+    neighbours = [normal_hu, cortex_hu]
+    mid_lo, mid_hi = (lesion_hu + normal_hu) / 2, (lesion_hu + cortex_hu) / 2
+    allowed = sol & ~_between(lo_nb, hi_nb, mid_lo, mid_hi)
+    mask = _refine(chosen.mask, hs, allowed, lesion_hu, neighbours)
+    warnings = []
+    if chosen.type == "lytic":
+        ext, note = soft_tissue_extension(hu, sol, mask, lesion_hu, spacing_kji, criteria.extension_mm)
+        mask |= ext
+        if note:
+            warnings.append(note)
+    full = np.zeros(volume.shape, dtype=bool)
+    full[roi] = mask
+    start = np.array([r.start for r in roi])
+    others = [(c.type, round(c.voxels * voxel_ml, 2),
+               [round(float(v), 1) for v in volume.index_to_physical([(c.centre_kji + start)[::-1]])[0]])
+              for c in cands if c is not chosen]
+    return Lesion(mask=full, type=chosen.type, volume_ml=float(full.sum()) * voxel_ml,
+                  lesion_hu=lesion_hu, normal_hu=normal_hu, other_candidates=others,
+                  warnings=tuple(warnings))
