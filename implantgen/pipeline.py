@@ -1,9 +1,10 @@
 """The one place that knows the order of the stages.
 
-    load -> (segment -> plan -> design: not yet in this version) -> export
+    load -> segment -> plan -> (design: not yet in this version) -> export
 
 Each stage is a function on plain records; this module only calls them in order, times them,
-and writes the output folder atomically.  The CLI is a thin layer over ``plan_case``.
+and writes the output folder atomically.  The CLI is a thin layer over ``plan_case`` and
+``segment_case``.
 """
 
 from __future__ import annotations
@@ -17,15 +18,22 @@ import numpy as np
 
 from .errors import InputError
 from .export import build_manifest, pixel_hash, write_json
-from .export.plan_json import empty_plan
+from .export.case_files import segmentation_labels, write_label_map, write_surfaces
+from .export.plan_json import plan_dict
 from .load import load_ct, load_label_map
 from .outdir import atomic_output_dir, check_output_dir
-from .records import SeriesSummary, Volume
+from .plan import FeasibilityLimits, ResectionPlan, make_plan
+from .plan.risk import PAIN_SCORES
+from .records import BoneSegmentation, SeriesSummary, Volume
+from .segment import segment_bones
+from .segment.lesion import LesionCriteria
+from .segment.target import Target, find_target
 
 log = logging.getLogger("implantgen")
 
-# Stages of the full pipeline that this version does not have yet, said plainly in every plan.
-_MISSING_STAGES = ("segment", "plan", "design")
+_MISSING_STAGES = ("design",)
+_DESIGN_MISSING = ("Implant and plate design are not available in this version: this plan holds "
+                   "the segmentation and the resection, no implant.")
 
 
 @dataclass
@@ -38,18 +46,36 @@ class CaseResult:
     stage_seconds: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     volume: Volume | None = None
+    bones: BoneSegmentation | None = None
+    target: Target | None = None
+    resection: ResectionPlan | None = None
 
 
-def _check_options(margin_mm: float, lesion_mask, lesion_seed) -> tuple | None:
+class _Stages:
+    """Times each stage and says what it did."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+
+    def run(self, name: str, func, *args, **kwargs):
+        t0 = time.perf_counter()
+        result = func(*args, **kwargs)
+        self.seconds[name] = round(time.perf_counter() - t0, 3)
+        return result
+
+
+def _check_options(margin_mm: float, lesion_mask, lesion_seed, pain) -> tuple | None:
     if not np.isfinite(margin_mm) or margin_mm <= 0:
         raise InputError(f"The margin {margin_mm} mm is not a positive distance: give --margin-mm above 0, e.g. 20.")
     if lesion_mask is not None and not Path(lesion_mask).is_file():
         raise InputError(f"The lesion mask {lesion_mask} does not exist: give a .nrrd, .nii or .nii.gz label map.")
+    if pain is not None and pain not in PAIN_SCORES:
+        raise InputError(f"The pain '{pain}' is not one of {', '.join(PAIN_SCORES)}: give one of them.")
     if lesion_seed is None:
         return None
     seed = tuple(float(v) for v in lesion_seed)
     if len(seed) != 3 or not all(np.isfinite(seed)):
-        raise InputError("The lesion seed must be three numbers X,Y,Z in patient mm (LPS), e.g. --lesion-seed -90,20,-250.")
+        raise InputError("The lesion seed must be three numbers X,Y,Z in patient mm (LPS), e.g. --lesion-seed -90.5,20,-250.")
     return seed
 
 
@@ -62,49 +88,122 @@ def _check_seed_inside(volume: Volume, seed) -> None:
         )
 
 
+def _load(series, series_uid, seed, lesion_mask):
+    volume = load_ct(series, series_uid=series_uid)
+    if seed is not None:
+        _check_seed_inside(volume, seed)
+    mask = None
+    if lesion_mask is not None:
+        mask = load_label_map(lesion_mask, volume) > 0
+        if not mask.any():
+            raise InputError(f"The lesion mask {lesion_mask} is empty on this CT: give a mask with the lesion in it.")
+    return volume, mask
+
+
+def _criteria(config: dict | None) -> LesionCriteria:
+    c = (config or {}).get("lesion", {})
+    return LesionCriteria(**{k: tuple(v) if isinstance(v, list) else v for k, v in c.items()})
+
+
+def _limits(config: dict | None) -> FeasibilityLimits:
+    return FeasibilityLimits(**(config or {}).get("feasibility", {}))
+
+
 def plan_case(series, out, *, margin_mm: float = 20.0, series_uid: str | None = None,
-              lesion_mask=None, lesion_seed=None, config: dict | None = None) -> CaseResult:
+              lesion_mask=None, lesion_seed=None, pain: str | None = None,
+              config: dict | None = None) -> CaseResult:
     """Run the pipeline on a CT series and write its output folder ``out``.
 
     Returns a CaseResult; raises InputError (bad input) or PlanNotFeasible with one plain
     sentence.  On any error ``out`` is left as it was.
     """
-    seed = _check_options(margin_mm, lesion_mask, lesion_seed)
+    seed = _check_options(margin_mm, lesion_mask, lesion_seed, pain)
     check_output_dir(out)
-    seconds: dict[str, float] = {}
+    try:
+        criteria, limits = _criteria(config), _limits(config)
+    except TypeError as exc:
+        raise InputError(f"The config has an unknown setting ({exc}): see the README for the keys.") from None
+    stages = _Stages()
 
-    t0 = time.perf_counter()
-    volume = load_ct(series, series_uid=series_uid)
-    if seed is not None:
-        _check_seed_inside(volume, seed)
-    if lesion_mask is not None:
-        load_label_map(lesion_mask, volume)  # checked now, so a bad mask fails before any output
-    seconds["load"] = time.perf_counter() - t0
+    volume, mask = stages.run("load", _load, series, series_uid, seed, lesion_mask)
     s = volume.summary
     log.info("load: %s CT %dx%dx%d, spacing %.3g x %.3g x %.3g mm (%.1f s)", s.orientation, *s.size,
-             *s.spacing, seconds["load"])
+             *s.spacing, stages.seconds["load"])
+    bones = stages.run("segment", segment_bones, volume)
+    target = stages.run("target", find_target, volume, bones, lesion_mask=mask, seed=seed, criteria=criteria)
+    log.info("segment: %d bone(s)%s; %s lesion of %.1f ml in %s (%.1f s)", len(bones.names),
+             ", metal found" if bones.has_metal else "", target.lesion.type, target.lesion.volume_ml,
+             target.name, stages.seconds["segment"] + stages.seconds["target"])
+    resection = stages.run("plan", make_plan, volume, target, margin_mm, pain=pain, limits=limits)
+    log.info("plan: osteotomies %.1f mm apart at a %g mm margin (%.1f s)", resection.resection_length_mm,
+             margin_mm, stages.seconds["plan"])
 
-    warnings = list(volume.warnings)
-    warnings.append(
-        "This version of implantgen loads and checks the CT only: segmentation, resection "
-        "planning and implant design are not available yet, so this plan holds no geometry."
-    )
-    plan = empty_plan(margin_mm)
-    plan["warnings"] = warnings
-
-    t0 = time.perf_counter()
+    warnings = list(volume.warnings) + list(bones.warnings) + list(resection.warnings) + [_DESIGN_MISSING]
+    if bones.has_metal:
+        warnings.append("Metal was found on this CT (an implant?): it is marked as metal, not bone; "
+                        "streak artefacts near it lower the accuracy there.")
     parameters = {"margin_mm": float(margin_mm), "series_uid_given": series_uid is not None,
-                  "lesion_mask_given": lesion_mask is not None, "lesion_seed": seed,
+                  "lesion_mask_given": lesion_mask is not None, "lesion_seed": seed, "pain": pain,
+                  "lesion_criteria": criteria.__dict__, "feasibility_limits": limits.__dict__,
                   "config": config or {}}
-    stages = {"load": "done", **{name: "not available in this version" for name in _MISSING_STAGES},
-              "export": "done"}
+    done = {name: "done" for name in ("load", "segment", "plan")}
     with atomic_output_dir(out) as tmp:
+        t0 = time.perf_counter()
+        labels = segmentation_labels(bones.labels, target.solid, target.lesion.mask)
+        write_label_map(labels, volume, tmp / "segmentation.nrrd")
+        checks = write_surfaces(tmp, volume, target.solid, target.lesion.mask, resection.osteotomies)
+        plan = plan_dict(resection, target, checks)
+        plan["warnings"] = warnings
         write_json(tmp / "plan.json", plan)
         manifest = build_manifest(tmp, parameters=parameters, input_summary=s.as_dict(),
-                                  input_hash=pixel_hash(volume), stages=stages)
+                                  input_hash=pixel_hash(volume),
+                                  stages={**done, **{n: "not available in this version" for n in _MISSING_STAGES},
+                                          "export": "done"})
         write_json(tmp / "manifest.json", manifest)
-    seconds["export"] = time.perf_counter() - t0
+        stages.seconds["export"] = round(time.perf_counter() - t0, 3)
     for w in warnings:
         log.warning(w)
-    return CaseResult(out_dir=Path(out), summary=s, plan=plan, stage_seconds=seconds,
-                      warnings=warnings, volume=volume)
+    return CaseResult(out_dir=Path(out), summary=s, plan=plan, stage_seconds=stages.seconds,
+                      warnings=warnings, volume=volume, bones=bones, target=target, resection=resection)
+
+
+def segment_case(series, out, *, series_uid: str | None = None, lesion_seed=None,
+                 config: dict | None = None) -> CaseResult:
+    """Segment bones (and a lesion where one is found); write bones.nrrd, bones.json and, with a
+    lesion, segmentation.nrrd."""
+    from .errors import PlanNotFeasible
+
+    seed = _check_options(20.0, None, lesion_seed, None)
+    check_output_dir(out)
+    stages = _Stages()
+    volume, _ = stages.run("load", _load, series, series_uid, seed, None)
+    bones = stages.run("segment", segment_bones, volume)
+    warnings = list(volume.warnings) + list(bones.warnings)
+    try:
+        target = stages.run("target", find_target, volume, bones, seed=seed, criteria=_criteria(config))
+    except PlanNotFeasible as exc:
+        target = None
+        warnings.append(exc.sentence)
+    voxel_ml = float(np.prod(volume.spacing)) / 1000.0
+    counts = np.bincount(bones.labels.ravel().astype(np.int64))
+    info = {"labels": {str(k): {"name": n, "volume_ml": round(float(counts[k]) * voxel_ml, 3) if k < len(counts) else 0.0}
+                       for k, n in sorted(bones.names.items())},
+            "metal": bones.has_metal,
+            "method": bones.method,
+            "lesion": None if target is None else {"bone": target.name, "type": target.lesion.type,
+                                                    "volume_ml": round(target.lesion.volume_ml, 3)},
+            "warnings": warnings}
+    with atomic_output_dir(out) as tmp:
+        write_label_map(bones.labels, volume, tmp / "bones.nrrd")
+        if target is not None:
+            write_label_map(segmentation_labels(bones.labels, target.solid, target.lesion.mask), volume,
+                            tmp / "segmentation.nrrd")
+        write_json(tmp / "bones.json", info)
+        manifest = build_manifest(tmp, parameters={"series_uid_given": series_uid is not None, "lesion_seed": seed},
+                                  input_summary=volume.summary.as_dict(), input_hash=pixel_hash(volume),
+                                  stages={"load": "done", "segment": "done"})
+        write_json(tmp / "manifest.json", manifest)
+    for w in warnings:
+        log.warning(w)
+    return CaseResult(out_dir=Path(out), summary=volume.summary, plan=info, stage_seconds=stages.seconds,
+                      warnings=warnings, volume=volume, bones=bones, target=target)

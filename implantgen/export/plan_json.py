@@ -52,3 +52,28 @@ def empty_plan(margin_mm: float) -> dict:
                             "total_without_pain": None}},
         "warnings": [],
     }
+
+
+def plan_dict(plan, target, mesh_checks: dict | None = None) -> dict:
+    """plan.json for a resection plan (``implantgen.plan.ResectionPlan``) and its target."""
+    out = empty_plan(plan.margin_mm)
+    axis, lesion = plan.axis, target.lesion
+    out["bone"] = {"name": plan.bone_name, "axis": {"point": axis.point, "direction": axis.direction},
+                   "extent_along_axis_mm": list(axis.extent), "cut_by_scan": list(axis.cut_by_scan)}
+    out["lesion"] = {"volume_ml": lesion.volume_ml, "type": lesion.type,
+                     "extent_along_axis_mm": list(plan.lesion_extent),
+                     "cortical_involvement": plan.cortical_involvement,
+                     "median_hu": lesion.lesion_hu, "source": lesion.source}
+    out["osteotomies"] = [c.as_dict() for c in plan.osteotomies]
+    out["osteotomy_details"] = [
+        {"side": c.side, "position_along_axis_mm": c.position_mm, "margin_mm": c.margin_mm,
+         "angle_to_bone_axis_deg": float(np.degrees(np.arccos(np.clip(c.normal @ axis.direction, -1, 1)))),
+         "bone_left_beyond_cut_mm": plan.feasibility.bone_left_mm.get(c.side)}
+        for c in plan.osteotomies]
+    out["resection_length_mm"] = plan.resection_length_mm
+    out["risk"] = plan.risk
+    out["feasible"] = plan.feasibility.feasible
+    if mesh_checks:
+        out["meshes"] = mesh_checks
+    out["warnings"] = list(plan.warnings)
+    return out

@@ -1,0 +1,62 @@
+"""The files of a planned case: label map and surfaces, each checked before it is written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+
+from ..mesh import keep_between_planes, mask_surface, mesh_report, write_stl
+from ..records import Volume
+
+# segmentation.nrrd labels (contract)
+BONE, LESION, OTHER_BONE = 1, 2, 3
+_VOLUME_TOLERANCE = 0.03  # a surface must enclose its mask's volume within 3%
+
+
+def write_label_map(labels: np.ndarray, volume: Volume, path: Path) -> None:
+    """A label map on the CT grid that 3D Slicer puts onto the CT as it is."""
+    img = sitk.GetImageFromArray(labels.astype(np.uint8 if labels.max() < 256 else np.uint16))
+    img.SetSpacing(tuple(float(s) for s in volume.spacing))
+    img.SetOrigin(tuple(float(o) for o in volume.origin))
+    img.SetDirection(tuple(float(d) for d in volume.direction.ravel()))
+    sitk.WriteImage(img, str(path), useCompression=True)
+
+
+def segmentation_labels(bone_labels: np.ndarray, target_solid: np.ndarray, lesion: np.ndarray) -> np.ndarray:
+    out = np.zeros(bone_labels.shape, dtype=np.uint8)
+    out[bone_labels > 0] = OTHER_BONE
+    out[target_solid] = BONE
+    out[lesion] = LESION
+    return out
+
+
+def _checked(mesh, name: str, mask_ml: float | None) -> dict:
+    report = mesh_report(mesh)
+    if not (report["watertight"] and report["outward"]):
+        raise RuntimeError(f"{name} is not a closed, outward surface: {report}")
+    if mask_ml:
+        report["mask_volume_ml"] = round(mask_ml, 4)
+        report["volume_vs_mask"] = round(report["volume_ml"] / mask_ml - 1.0, 5)
+        if abs(report["volume_vs_mask"]) > _VOLUME_TOLERANCE:
+            raise RuntimeError(f"{name} encloses {report['volume_ml']} ml for a {mask_ml:.3f} ml mask")
+    return report
+
+
+def write_surfaces(folder: Path, volume: Volume, bone: np.ndarray, lesion: np.ndarray, cuts) -> dict:
+    """bone.stl, lesion.stl and resected_segment.stl; returns their checks."""
+    voxel_ml = float(np.prod(volume.spacing)) / 1000.0
+    bone_mesh = mask_surface(volume, bone)
+    lesion_mesh = mask_surface(volume, lesion)
+    low, high = cuts
+    segment = keep_between_planes(bone_mesh, (low.point, low.normal), (high.point, high.normal))
+    checks = {
+        "bone.stl": _checked(bone_mesh, "bone.stl", bone.sum() * voxel_ml),
+        "lesion.stl": _checked(lesion_mesh, "lesion.stl", lesion.sum() * voxel_ml),
+        "resected_segment.stl": _checked(segment, "resected_segment.stl", None),
+    }
+    write_stl(bone_mesh, folder / "bone.stl")
+    write_stl(lesion_mesh, folder / "lesion.stl")
+    write_stl(segment, folder / "resected_segment.stl")
+    return checks

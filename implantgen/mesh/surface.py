@@ -1,0 +1,36 @@
+"""A mask on the CT grid to a closed, outward-facing triangle mesh in LPS millimetres.
+
+Traps met here before (docs/engineering.md): marching cubes returns (k, j, i) index order,
+which turned into (i, j, k) mirrors the surface inside out; a mask touching the ROI's edge gives
+an open surface.  So the ROI is padded, indices go through the CT's full geometry, and the
+orientation is fixed by the sign of the enclosed volume, not assumed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import trimesh
+from skimage.measure import marching_cubes
+
+from ..geometry import bbox
+from ..records import Volume
+
+
+def mask_surface(volume: Volume, mask: np.ndarray) -> trimesh.Trimesh:
+    """The boundary of ``mask`` (bool, CT grid) as one closed mesh with positive volume.
+
+    The iso-surface at 0.5 of the 0/1 mask lies halfway between inside and outside voxel
+    centres, so the mesh encloses about the mask's own volume.
+    """
+    roi = bbox(mask, 0)
+    if roi is None:
+        raise ValueError("empty mask has no surface")
+    field = np.pad(mask[roi].astype(np.float32), 1)  # zero all round: the surface closes
+    verts, faces, _, _ = marching_cubes(field, level=0.5, allow_degenerate=False)
+    start = np.array([r.start for r in roi], dtype=float) - 1.0  # the padding shifted indices
+    kji = verts + start
+    points = volume.index_to_physical(kji[:, ::-1])
+    mesh = trimesh.Trimesh(points, faces, process=True)
+    if mesh.volume < 0:
+        mesh.invert()
+    return mesh

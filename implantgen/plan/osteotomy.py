@@ -1,0 +1,46 @@
+"""Osteotomy planes at a margin beyond the lesion, across the bone's local axis.
+
+Each plane lies ``margin_mm`` beyond the lesion's farthest point on its side, measured along the
+bone's axis where the cut is made (domain notes: axial margin, planes perpendicular to the local
+axis), with its point on the canal's centre line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..records import Volume
+from ..segment.axis import BoneAxis
+from .extent import lesion_extent
+
+
+@dataclass(frozen=True)
+class Osteotomy:
+    point: np.ndarray  # on the bone's centre line (LPS mm)
+    normal: np.ndarray  # unit, along the local axis, pointing the way the bone axis points
+    position_mm: float  # of the point along the bone's (global) axis
+    side: str  # "low" or "high" end of the lesion along the axis
+    margin_mm: float  # achieved: the lesion's farthest point to the plane, along the normal
+
+    def as_dict(self) -> dict:
+        return {"point": self.point, "normal": self.normal}
+
+
+def plan_osteotomies(volume: Volume, axis: BoneAxis, lesion_mask: np.ndarray, lesion_hu: float,
+                     normal_hu: float, bone: np.ndarray, margin_mm: float,
+                     local_window_mm: float = 40.0) -> tuple[list[Osteotomy], tuple[float, float]]:
+    """The two cuts (low end first) and the lesion's extent along the global axis."""
+    extent = lesion_extent(volume, lesion_mask, lesion_hu, normal_hu, axis.point, axis.direction, bone)
+    cuts = []
+    for side, sign, tip in (("low", -1.0, extent[0]), ("high", 1.0, extent[1])):
+        guess = tip + sign * margin_mm
+        centre, n = axis.local(guess, local_window_mm, exclude=extent)
+        # The lesion's reach along this cut's own normal, measured from the local centre point.
+        lo, hi = lesion_extent(volume, lesion_mask, lesion_hu, normal_hu, centre, n, bone)
+        offset = (lo - margin_mm) if sign < 0 else (hi + margin_mm)
+        point = centre + offset * n
+        cuts.append(Osteotomy(point=point, normal=n, position_mm=float(axis.position(point)[0]),
+                              side=side, margin_mm=float(margin_mm)))
+    return cuts, extent

@@ -1,0 +1,120 @@
+"""Which bone the plan is about, and its lesion: detected, picked by a seed, or given as a mask.
+
+Long bones are searched in their diaphysis (fatty marrow, where lesion densities stand out);
+other bones in the whole solid.  Every separate bone is looked at; the largest lesion wins
+unless a seed says otherwise, and the others are reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from ..errors import InputError, PlanNotFeasible
+from ..geometry import bbox, voxel_points
+from .axis import BoneAxis, bone_axis
+from ..records import BoneSegmentation, Volume
+from .lesion import Lesion, LesionCriteria, detect_lesion
+from .long_bone import long_bone_solid, slicing_axis
+
+_MIN_BONE_ML = 2.0  # smaller pieces (rib fragments, ossicles) are not searched
+_ELONGATION = 3.5  # length over diameter above which a bone is treated as a long bone
+
+
+@dataclass(frozen=True, eq=False)
+class Target:
+    label: int
+    name: str
+    solid: np.ndarray  # bool, CT grid: the bone of interest as a solid, lesion's part included
+    lesion: Lesion
+    axis: BoneAxis
+    long_bone: bool
+
+
+def _solid_and_axis(volume: Volume, mask: np.ndarray) -> tuple[np.ndarray, BoneAxis, bool]:
+    axis = bone_axis(volume, mask)
+    diameter = 2 * np.sqrt(np.median(axis.areas) / np.pi)
+    long_bone = (axis.extent[1] - axis.extent[0]) > _ELONGATION * diameter
+    if not long_bone:
+        return mask, axis, False
+    roi = bbox(mask, 1)
+    solid = np.zeros_like(mask)
+    solid[roi] = long_bone_solid(mask[roi], slicing_axis(volume, axis.direction)) | mask[roi]
+    return solid, bone_axis(volume, solid), True
+
+
+def _search_region(volume: Volume, solid: np.ndarray, axis: BoneAxis, long_bone: bool) -> np.ndarray:
+    if not long_bone:
+        return solid
+    lo, hi = axis.shaft()
+    s = axis.position(voxel_points(volume, solid))
+    region = np.zeros_like(solid)
+    region[solid] = (s >= lo) & (s <= hi)
+    return region
+
+
+def _lesion_from_mask(volume: Volume, mask: np.ndarray, solid: np.ndarray) -> Lesion:
+    hu = volume.array
+    inside = mask & solid if (mask & solid).any() else mask
+    lesion_hu = float(np.median(hu[inside]))
+    blastic = float((hu[inside] > 450).mean())
+    kind = "blastic" if blastic > 0.8 else "lytic" if blastic < 0.2 else "mixed"
+    marrow = solid & ~mask & (hu < 0)
+    normal = float(np.median(hu[marrow])) if marrow.sum() > 20 else -50.0
+    return Lesion(mask=mask, type=kind, volume_ml=float(mask.sum() * np.prod(volume.spacing)) / 1000,
+                  lesion_hu=lesion_hu, normal_hu=normal, source="given mask")
+
+
+def _bone_for_mask(bones: BoneSegmentation, mask: np.ndarray) -> int:
+    near = ndimage.binary_dilation(mask, iterations=2)
+    counts = np.bincount(bones.labels[near].ravel().astype(np.int64), minlength=2)
+    counts[0] = 0
+    if counts.max() == 0:
+        raise InputError("The lesion mask touches no bone of this CT: check that it was made on this scan.")
+    return int(np.argmax(counts))
+
+
+def find_target(volume: Volume, bones: BoneSegmentation, *, lesion_mask: np.ndarray | None = None,
+                seed=None, criteria: LesionCriteria = LesionCriteria()) -> Target:
+    """The bone of interest and its lesion; PlanNotFeasible when no lesion is found."""
+    voxel_ml = float(np.prod(volume.spacing)) / 1000.0
+    labels = [int(v) for v in np.unique(bones.labels) if v > 0]
+    if not labels:
+        raise PlanNotFeasible("No bone was found on this CT: check that the scan holds the bone to plan.")
+    if lesion_mask is not None:
+        label = _bone_for_mask(bones, lesion_mask)
+        solid, axis, long_bone = _solid_and_axis(volume, bones.labels == label)
+        lesion = _lesion_from_mask(volume, lesion_mask, solid)
+        return _finish(volume, bones, label, solid | (lesion_mask & solid), lesion, long_bone)
+    found = []
+    for label in labels:
+        mask = bones.labels == label
+        if mask.sum() * voxel_ml < _MIN_BONE_ML:
+            continue
+        solid, axis, long_bone = _solid_and_axis(volume, mask)
+        lesion = detect_lesion(volume, solid, search=_search_region(volume, solid, axis, long_bone),
+                               seed=seed, criteria=criteria)
+        if lesion is not None:
+            found.append((label, solid, lesion, long_bone))
+    if not found:
+        raise PlanNotFeasible(
+            f"No lesion found in the {len(labels)} bone(s) of this CT: looked for "
+            f"{criteria.describe()}; give --lesion-mask FILE or --lesion-seed X,Y,Z if there is one.")
+    if seed is not None:
+        dist = [np.min(np.linalg.norm(voxel_points(volume, lesion.mask) - np.asarray(seed), axis=1))
+                for _, _, lesion, _ in found]
+        label, solid, lesion, long_bone = found[int(np.argmin(dist))]
+    else:
+        label, solid, lesion, long_bone = max(found, key=lambda f: (f[2].volume_ml, -f[0]))
+    others = [o for f in found if f[0] != label for o in [(f[2].type, round(f[2].volume_ml, 2))]]
+    if others:
+        lesion = Lesion(**{**lesion.__dict__, "other_candidates": lesion.other_candidates + others})
+    return _finish(volume, bones, label, solid, lesion, long_bone)
+
+
+def _finish(volume, bones, label, solid, lesion, long_bone) -> Target:
+    axis = bone_axis(volume, solid, exclude_points=voxel_points(volume, lesion.mask))
+    name = bones.names.get(label, f"bone_{label}")
+    return Target(label=label, name=name, solid=solid, lesion=lesion, axis=axis, long_bone=long_bone)
