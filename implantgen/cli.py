@@ -27,6 +27,20 @@ def _floats(text: str, n: int, what: str, example: str) -> tuple[float, ...]:
     return values
 
 
+def _read_config(path) -> dict | None:
+    if not path:
+        return None
+    import tomllib
+
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except OSError:
+        raise InputError(f"The config file {path} cannot be read: give a TOML file.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"The config file {path} is not valid TOML ({exc}): fix it.") from None
+
+
 def _cmd_inspect(args) -> int:
     from .load import list_series
 
@@ -59,20 +73,24 @@ def _cmd_plan(args) -> int:
     from .pipeline import plan_case
 
     seed = _floats(args.lesion_seed, 3, "--lesion-seed", "-90.5,20,-250") if args.lesion_seed else None
-    config = None
-    if args.config:
-        import tomllib
-
-        try:
-            with open(args.config, "rb") as fh:
-                config = tomllib.load(fh)
-        except OSError:
-            raise InputError(f"The config file {args.config} cannot be read: give a TOML file.") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise InputError(f"The config file {args.config} is not valid TOML ({exc}): fix it.") from None
+    config = _read_config(args.config)
     result = plan_case(args.series, args.out, margin_mm=args.margin_mm, series_uid=args.series_uid,
-                       lesion_mask=args.lesion_mask, lesion_seed=seed, config=config)
+                       lesion_mask=args.lesion_mask, lesion_seed=seed, pain=args.pain,
+                       bones_file=args.bones, bone_names=args.bone_names, config=config)
     log.info("wrote %s", result.out_dir)
+    return 0
+
+
+def _cmd_segment(args) -> int:
+    from .pipeline import segment_case
+
+    seed = _floats(args.lesion_seed, 3, "--lesion-seed", "-90.5,20,-250") if args.lesion_seed else None
+    result = segment_case(args.series, args.out, series_uid=args.series_uid, lesion_seed=seed,
+                          bones_file=args.bones, bone_names=args.bone_names,
+                          config=_read_config(args.config))
+    names = ", ".join(sorted(result.bones.names.values())[:12])
+    log.info("wrote %s: %d bone(s) (%s)%s", result.out_dir, len(result.bones.names), names,
+             "; metal found" if result.bones.has_metal else "")
     return 0
 
 
@@ -110,6 +128,12 @@ def _cmd_phantom(args) -> int:
     return 0
 
 
+def _bones_options(s) -> None:
+    s.add_argument("--bones", metavar="FILE", help="bone label map made elsewhere (NRRD/NIfTI), used instead of ours")
+    s.add_argument("--bone-names", metavar="NAMES",
+                   help="'totalsegmentator' or a JSON file {label: name} for --bones (default: every label a bone)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="implantgen",
@@ -133,8 +157,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--series-uid", metavar="UID", help="series UID or key from 'inspect' (default: the CT series with most slices)")
     s.add_argument("--lesion-mask", metavar="FILE", help="lesion label map made elsewhere (NRRD/NIfTI)")
     s.add_argument("--lesion-seed", metavar="X,Y,Z", help="a point in the lesion, patient mm (LPS)")
+    s.add_argument("--pain", choices=["mild", "moderate", "functional"],
+                   help="the patient's pain, for Mirels' score (the CT cannot tell; default: not scored)")
     s.add_argument("--config", metavar="FILE", help="design parameters (TOML)")
+    _bones_options(s)
     s.set_defaults(func=_cmd_plan)
+
+    s = sub.add_parser("segment", parents=[common], help="bones (each its own label) and lesions, no plan")
+    s.add_argument("series", metavar="SERIES", help="DICOM folder or .nii/.nii.gz/.nrrd/.mha file")
+    s.add_argument("--out", required=True, metavar="DIR", help="output folder (written all at once)")
+    s.add_argument("--series-uid", metavar="UID", help="series UID or key from 'inspect'")
+    s.add_argument("--lesion-seed", metavar="X,Y,Z", help="a point in the lesion, patient mm (LPS)")
+    s.add_argument("--config", metavar="FILE", help="parameters (TOML)")
+    _bones_options(s)
+    s.set_defaults(func=_cmd_segment)
 
     s = sub.add_parser("phantom", parents=[common], help="write a synthetic CT series with its ground truth")
     s.add_argument("dir", metavar="DIR", help="new folder to write")

@@ -26,6 +26,7 @@ from .plan import FeasibilityLimits, ResectionPlan, make_plan
 from .plan.risk import PAIN_SCORES
 from .records import BoneSegmentation, SeriesSummary, Volume
 from .segment import segment_bones
+from .segment.external import bones_from_label_map
 from .segment.lesion import LesionCriteria
 from .segment.target import Target, find_target
 
@@ -109,9 +110,17 @@ def _limits(config: dict | None) -> FeasibilityLimits:
     return FeasibilityLimits(**(config or {}).get("feasibility", {}))
 
 
+def _bones(volume: Volume, bones_file, bone_names) -> BoneSegmentation:
+    if bones_file is None:
+        return segment_bones(volume)
+    if not Path(bones_file).is_file():
+        raise InputError(f"The bone label map {bones_file} does not exist: give a .nrrd, .nii or .nii.gz file.")
+    return bones_from_label_map(bones_file, volume, bone_names)
+
+
 def plan_case(series, out, *, margin_mm: float = 20.0, series_uid: str | None = None,
               lesion_mask=None, lesion_seed=None, pain: str | None = None,
-              config: dict | None = None) -> CaseResult:
+              bones_file=None, bone_names=None, config: dict | None = None) -> CaseResult:
     """Run the pipeline on a CT series and write its output folder ``out``.
 
     Returns a CaseResult; raises InputError (bad input) or PlanNotFeasible with one plain
@@ -129,7 +138,7 @@ def plan_case(series, out, *, margin_mm: float = 20.0, series_uid: str | None = 
     s = volume.summary
     log.info("load: %s CT %dx%dx%d, spacing %.3g x %.3g x %.3g mm (%.1f s)", s.orientation, *s.size,
              *s.spacing, stages.seconds["load"])
-    bones = stages.run("segment", segment_bones, volume)
+    bones = stages.run("segment", _bones, volume, bones_file, bone_names)
     target = stages.run("target", find_target, volume, bones, lesion_mask=mask, seed=seed, criteria=criteria)
     log.info("segment: %d bone(s)%s; %s lesion of %.1f ml in %s (%.1f s)", len(bones.names),
              ", metal found" if bones.has_metal else "", target.lesion.type, target.lesion.volume_ml,
@@ -144,6 +153,7 @@ def plan_case(series, out, *, margin_mm: float = 20.0, series_uid: str | None = 
                         "streak artefacts near it lower the accuracy there.")
     parameters = {"margin_mm": float(margin_mm), "series_uid_given": series_uid is not None,
                   "lesion_mask_given": lesion_mask is not None, "lesion_seed": seed, "pain": pain,
+                  "bones": bones.method,
                   "lesion_criteria": criteria.__dict__, "feasibility_limits": limits.__dict__,
                   "config": config or {}}
     done = {name: "done" for name in ("load", "segment", "plan")}
@@ -168,7 +178,7 @@ def plan_case(series, out, *, margin_mm: float = 20.0, series_uid: str | None = 
 
 
 def segment_case(series, out, *, series_uid: str | None = None, lesion_seed=None,
-                 config: dict | None = None) -> CaseResult:
+                 bones_file=None, bone_names=None, config: dict | None = None) -> CaseResult:
     """Segment bones (and a lesion where one is found); write bones.nrrd, bones.json and, with a
     lesion, segmentation.nrrd."""
     from .errors import PlanNotFeasible
@@ -177,7 +187,7 @@ def segment_case(series, out, *, series_uid: str | None = None, lesion_seed=None
     check_output_dir(out)
     stages = _Stages()
     volume, _ = stages.run("load", _load, series, series_uid, seed, None)
-    bones = stages.run("segment", segment_bones, volume)
+    bones = stages.run("segment", _bones, volume, bones_file, bone_names)
     warnings = list(volume.warnings) + list(bones.warnings)
     try:
         target = stages.run("target", find_target, volume, bones, seed=seed, criteria=_criteria(config))

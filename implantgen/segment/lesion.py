@@ -128,8 +128,32 @@ def _pick(cands: list[_Candidate], seed_kji, spacing_kji) -> _Candidate:
     return cands[int(np.argmin(dist))]
 
 
+def _transitions(cands, hs, sol, kji_to_s, hi_lytic: float, reach_mm: float = 8.0) -> list:
+    """Lytic candidates that are the marrow's normal change from fat to trabecular bone.
+
+    Towards the metaphysis fatty marrow turns into trabecular bone, and the change passes
+    through soft-tissue densities: a disc across the canal with fat on one side and denser
+    bone on the other.  A lesion has marrow on both sides (or a bone end).
+    """
+    out = []
+    canal = sol & (hs < 600)
+    s_canal = kji_to_s(np.argwhere(canal))
+    hs_canal = hs[canal]
+    for c in cands:
+        if c.type != "lytic":
+            continue
+        s = kji_to_s(np.argwhere(c.mask))
+        lo, hi = s.min(), s.max()
+        for band in ((s_canal > hi) & (s_canal <= hi + reach_mm), (s_canal < lo) & (s_canal >= lo - reach_mm)):
+            if band.sum() > 10 and np.median(hs_canal[band]) > hi_lytic:
+                out.append(c)
+                break
+    return out
+
+
 def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | None = None,
-                  seed=None, criteria: LesionCriteria = LesionCriteria()) -> Lesion | None:
+                  seed=None, criteria: LesionCriteria = LesionCriteria(),
+                  axis_direction=None) -> Lesion | None:
     """The lesion in the bone ``solid`` (bool, CT grid), or None when nothing abnormal is found.
 
     ``search`` (bool, CT grid) limits where a lesion's core may lie, e.g. the diaphysis, whose
@@ -151,12 +175,24 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
 
     lo, hi = criteria.lytic_hu
     blo, bhi = criteria.blastic_hu
-    lo_nb, hi_nb = ndimage.minimum_filter(hs, size=3), ndimage.maximum_filter(hs, size=3)
+    # Marrow right next to a voxel, cortex within two voxels in-plane: a partial-volume mixture.
+    in_plane = tuple(5 if sp <= 1.5 * spacing_kji.min() else 1 for sp in spacing_kji)
+    lo_nb, hi_nb = ndimage.minimum_filter(hs, size=3), ndimage.maximum_filter(hs, size=in_plane)
     where = sol if search is None else sol & search[roi]
     lytic_core = where & (hs >= lo) & (hs <= hi) & ~_between(lo_nb, hi_nb, lo, bhi)
     blastic_core = where & (hs >= blo) & (hs <= bhi) & ~_between(lo_nb, hi_nb, blo, bhi)
     lytic = _components(_opened(lytic_core), "lytic", min_voxels)
     blastic = _components(_opened(blastic_core), "blastic", min_voxels)
+    warnings = []
+    if axis_direction is not None and lytic:
+        d = np.asarray(axis_direction, dtype=float)
+        start = np.array([r.start for r in roi])
+        kji_to_s = lambda kji: volume.index_to_physical((kji + start)[:, ::-1].astype(float)) @ d  # noqa: E731
+        normal = _transitions(lytic, hs, sol, kji_to_s, hi)
+        if normal:
+            warnings.append(f"{len(normal)} region(s) where fatty marrow turns into trabecular bone "
+                            "had lesion-like density and were taken as normal marrow.")
+            lytic = [c for c in lytic if all(c is not n for n in normal)]
     cands = _merge_mixed(lytic, blastic, hu, criteria.mixed_fraction)
     if not cands:
         return None
@@ -175,7 +211,6 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     mid_lo, mid_hi = (lesion_hu + normal_hu) / 2, (lesion_hu + cortex_hu) / 2
     allowed = sol & ~_between(lo_nb, hi_nb, mid_lo, mid_hi)
     mask = _refine(chosen.mask, hs, allowed, lesion_hu, neighbours)
-    warnings = []
     if chosen.type == "lytic":
         ext, note = soft_tissue_extension(hu, sol, mask, lesion_hu, spacing_kji, criteria.extension_mm)
         mask |= ext

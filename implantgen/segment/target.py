@@ -95,7 +95,7 @@ def find_target(volume: Volume, bones: BoneSegmentation, *, lesion_mask: np.ndar
             continue
         solid, axis, long_bone = _solid_and_axis(volume, mask)
         lesion = detect_lesion(volume, solid, search=_search_region(volume, solid, axis, long_bone),
-                               seed=seed, criteria=criteria)
+                               seed=seed, criteria=criteria, axis_direction=axis.direction)
         if lesion is not None:
             found.append((label, solid, lesion, long_bone))
     if not found:
