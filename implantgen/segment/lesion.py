@@ -18,6 +18,9 @@ from ..records import Volume
 from .extension import soft_tissue_extension
 
 
+_TRABECULAR_CONTRAST = 40.0  # HU below trabecular bone that a lytic lesion must at least be
+
+
 @dataclass(frozen=True)
 class LesionCriteria:
     lytic_hu: tuple[float, float] = (0.0, 150.0)
@@ -175,6 +178,16 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
 
     lo, hi = criteria.lytic_hu
     blo, bhi = criteria.blastic_hu
+    # What this bone's inside normally holds: fatty marrow (a long bone's canal, below 0 HU) or
+    # trabecular bone (a vertebral body, ~100-300 HU).  In trabecular bone a lytic lesion is
+    # what is clearly less dense than it, not what lies in a fixed window.
+    interior = ndimage.binary_erosion(sol) & (hs < blo)
+    if search is not None:
+        interior &= search[roi]
+    host_hu = float(np.median(hu[interior])) if interior.sum() > 20 else -50.0
+    if host_hu > lo + _TRABECULAR_CONTRAST:
+        hi = min(hi, host_hu - _TRABECULAR_CONTRAST)
+        lo = lo - 50.0
     # Marrow right next to a voxel, cortex within two voxels in-plane: a partial-volume mixture.
     in_plane = tuple(5 if sp <= 1.5 * spacing_kji.min() else 1 for sp in spacing_kji)
     lo_nb, hi_nb = ndimage.minimum_filter(hs, size=3), ndimage.maximum_filter(hs, size=in_plane)
@@ -202,8 +215,8 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
         seed_kji = ijk[::-1] - np.array([r.start for r in roi])
     chosen = _pick(cands, seed_kji, spacing_kji)
 
-    marrow = sol & (hs < lo)
-    normal_hu = float(np.median(hu[marrow])) if marrow.sum() > 20 else -50.0
+    marrow = interior & ~ndimage.binary_dilation(chosen.mask, iterations=2)
+    normal_hu = float(np.median(hu[marrow])) if marrow.sum() > 20 else host_hu
     cortex = sol & (hs > bhi)
     cortex_hu = float(np.median(hu[cortex])) if cortex.sum() > 20 else 1200.0
     lesion_hu = float(np.median(hu[chosen.mask]))

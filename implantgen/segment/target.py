@@ -76,6 +76,23 @@ def _bone_for_mask(bones: BoneSegmentation, mask: np.ndarray) -> int:
     return int(np.argmax(counts))
 
 
+def _bone_at(volume: Volume, bones: BoneSegmentation, seed, reach_mm: float = 10.0) -> int:
+    """The bone holding the seed, else the nearest within ``reach_mm``."""
+    ijk = np.round(volume.physical_to_index([seed])[0]).astype(int)
+    k, j, i = np.clip(ijk[::-1], 0, np.array(volume.shape) - 1)
+    if bones.labels[k, j, i] > 0:
+        return int(bones.labels[k, j, i])
+    pad = np.ceil(reach_mm / volume.spacing[::-1]).astype(int)
+    box = tuple(slice(max(c - p, 0), c + p + 1) for c, p in zip((k, j, i), pad))
+    sub = bones.labels[box]
+    if not sub.any():
+        raise InputError(f"The lesion seed {tuple(seed)} mm is not in or near a bone: put it in the lesion.")
+    pts = np.argwhere(sub > 0) + np.array([b.start for b in box])
+    d = np.linalg.norm(volume.index_to_physical(pts[:, ::-1].astype(float)) - np.asarray(seed), axis=1)
+    kk, jj, ii = pts[int(np.argmin(d))]
+    return int(bones.labels[kk, jj, ii])
+
+
 def find_target(volume: Volume, bones: BoneSegmentation, *, lesion_mask: np.ndarray | None = None,
                 seed=None, criteria: LesionCriteria = LesionCriteria()) -> Target:
     """The bone of interest and its lesion; PlanNotFeasible when no lesion is found."""
@@ -88,6 +105,8 @@ def find_target(volume: Volume, bones: BoneSegmentation, *, lesion_mask: np.ndar
         solid, axis, long_bone = _solid_and_axis(volume, bones.labels == label)
         lesion = _lesion_from_mask(volume, lesion_mask, solid)
         return _finish(volume, bones, label, solid | (lesion_mask & solid), lesion, long_bone)
+    if seed is not None:
+        labels = [_bone_at(volume, bones, seed)]
     found = []
     for label in labels:
         mask = bones.labels == label
@@ -95,9 +114,14 @@ def find_target(volume: Volume, bones: BoneSegmentation, *, lesion_mask: np.ndar
             continue
         solid, axis, long_bone = _solid_and_axis(volume, mask)
         lesion = detect_lesion(volume, solid, search=_search_region(volume, solid, axis, long_bone),
-                               seed=seed, criteria=criteria, axis_direction=axis.direction)
+                               seed=seed, criteria=criteria,
+                               axis_direction=axis.direction if long_bone else None)
         if lesion is not None:
             found.append((label, solid, lesion, long_bone))
+    if not found and seed is not None:
+        raise PlanNotFeasible(
+            f"No lesion found near the seed in {bones.names.get(labels[0], 'the bone')}: looked for "
+            f"{criteria.describe()}; move the seed into the lesion or give --lesion-mask FILE.")
     if not found:
         raise PlanNotFeasible(
             f"No lesion found in the {len(labels)} bone(s) of this CT: looked for "
