@@ -25,7 +25,8 @@ _TRABECULAR_CONTRAST = 40.0  # HU below trabecular bone that a lytic lesion must
 class LesionCriteria:
     lytic_hu: tuple[float, float] = (0.0, 150.0)
     blastic_hu: tuple[float, float] = (450.0, 1300.0)
-    min_volume_ml: float = 0.3
+    min_volume_ml: float = 1.0  # ~ a 12 mm ball: smaller is no case for a segmental resection
+    blastic_depth_mm: float = 3.0  # dense bone nearer the surface than this is cortex
     mixed_fraction: float = 0.2  # a lesion is mixed when each kind holds at least this share
     extension_mm: float = 15.0  # how far outside the bone a soft-tissue extension is sought
 
@@ -193,7 +194,10 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     lo_nb, hi_nb = ndimage.minimum_filter(hs, size=3), ndimage.maximum_filter(hs, size=in_plane)
     where = sol if search is None else sol & search[roi]
     lytic_core = where & (hs >= lo) & (hs <= hi) & ~_between(lo_nb, hi_nb, lo, bhi)
-    blastic_core = where & (hs >= blo) & (hs <= bhi) & ~_between(lo_nb, hi_nb, blo, bhi)
+    # Dense bone is only abnormal inside the marrow cavity, away from the cortical shell.
+    depth = ndimage.distance_transform_edt(sol, sampling=spacing_kji)
+    deep = depth >= max(criteria.blastic_depth_mm, 1.5 * float(spacing_kji.max()))
+    blastic_core = where & deep & (hs >= blo) & (hs <= bhi) & ~_between(lo_nb, hi_nb, blo, bhi)
     lytic = _components(_opened(lytic_core), "lytic", min_voxels)
     blastic = _components(_opened(blastic_core), "blastic", min_voxels)
     warnings = []

@@ -1,7 +1,8 @@
 """Which bone the plan is about, and its lesion: detected, picked by a seed, or given as a mask.
 
-Long bones are searched in their diaphysis (fatty marrow, where lesion densities stand out);
-other bones in the whole solid.  Every separate bone is looked at; the largest lesion wins
+Without help, only long bones are searched, in their diaphysis (fatty marrow, where lesion
+densities stand out); elsewhere normal bone (trabecular, thin or partial-volume cortex) too
+often looks like a lesion, so other bones are searched around a seed.  The largest lesion wins
 unless a seed says otherwise, and the others are reported.
 """
 
@@ -20,6 +21,8 @@ from .lesion import Lesion, LesionCriteria, detect_lesion
 from .long_bone import long_bone_solid, slicing_axis
 
 _MIN_BONE_ML = 2.0  # smaller pieces (rib fragments, ossicles) are not searched
+# Thin bones where partial volume mimics lesions everywhere: searched only around a seed.
+_SEED_ONLY = ("rib", "costal", "sternum", "clavicula", "scapula")
 _ELONGATION = 3.5  # length over diameter above which a bone is treated as a long bone
 
 
@@ -107,12 +110,17 @@ def find_target(volume: Volume, bones: BoneSegmentation, *, lesion_mask: np.ndar
         return _finish(volume, bones, label, solid | (lesion_mask & solid), lesion, long_bone)
     if seed is not None:
         labels = [_bone_at(volume, bones, seed)]
-    found = []
+    found, searched = [], 0
     for label in labels:
         mask = bones.labels == label
         if mask.sum() * voxel_ml < _MIN_BONE_ML:
             continue
+        if seed is None and bones.names.get(label, "").startswith(_SEED_ONLY):
+            continue
         solid, axis, long_bone = _solid_and_axis(volume, mask)
+        if seed is None and not long_bone:
+            continue
+        searched += 1
         lesion = detect_lesion(volume, solid, search=_search_region(volume, solid, axis, long_bone),
                                seed=seed, criteria=criteria,
                                axis_direction=axis.direction if long_bone else None)
@@ -124,8 +132,9 @@ def find_target(volume: Volume, bones: BoneSegmentation, *, lesion_mask: np.ndar
             f"{criteria.describe()}; move the seed into the lesion or give --lesion-mask FILE.")
     if not found:
         raise PlanNotFeasible(
-            f"No lesion found in the {len(labels)} bone(s) of this CT: looked for "
-            f"{criteria.describe()}; give --lesion-mask FILE or --lesion-seed X,Y,Z if there is one.")
+            f"No lesion found in the {searched} long bone(s) of this CT (the shafts were searched for "
+            f"{criteria.describe()}; other bones are searched around a --lesion-seed X,Y,Z): give a "
+            "seed or --lesion-mask FILE if there is a lesion.")
     if seed is not None:
         dist = [np.min(np.linalg.norm(voxel_points(volume, lesion.mask) - np.asarray(seed), axis=1))
                 for _, _, lesion, _ in found]
