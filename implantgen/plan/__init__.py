@@ -39,6 +39,11 @@ def make_plan(volume: Volume, target: Target, margin_mm: float, *, pain: str | N
     """Plan the resection of ``target``'s lesion; refuses (PlanNotFeasible) an infeasible plan
     unless ``strict`` is False, in which case the reasons are kept as warnings."""
     lesion, axis = target.lesion, target.axis
+    if not target.long_bone:
+        raise PlanNotFeasible(
+            f"The lesion is in the {target.name}, and this version plans segmental resections of "
+            "long bones only (femur, tibia, humerus...): vertebral bodies and the pelvis are not "
+            "planned yet; 'implantgen segment' still outlines the lesion.")
     cuts, extent = plan_osteotomies(volume, axis, lesion.mask, lesion.lesion_hu, lesion.normal_hu,
                                     target.solid, margin_mm)
     feasibility = check_feasibility(axis, cuts, margin_mm, target.name, limits)

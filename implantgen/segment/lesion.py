@@ -175,7 +175,10 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     hs = ndimage.median_filter(hu, size=tuple(3 if sp <= 1.5 * spacing_kji.min() else 1 for sp in spacing_kji))
     sol = solid[roi]
     voxel_ml = float(np.prod(volume.spacing)) / 1000.0
-    min_voxels = max(int(np.ceil(criteria.min_volume_ml / voxel_ml)), 8)
+    # A core is the conservative inside of a lesion: a third of the minimum size will do; with a
+    # seed pointing at it, any core that is more than a speck.
+    core_ml = 0.1 if seed is not None else criteria.min_volume_ml / 3
+    min_voxels = max(int(np.ceil(core_ml / voxel_ml)), 8)
 
     lo, hi = criteria.lytic_hu
     blo, bhi = criteria.blastic_hu

@@ -36,10 +36,16 @@ class Target:
     long_bone: bool
 
 
-def _solid_and_axis(volume: Volume, mask: np.ndarray) -> tuple[np.ndarray, BoneAxis, bool]:
+_NOT_LONG = ("vertebra", "sacrum", "hip", "rib", "costal", "sternum", "scapula", "clavicula", "skull", "patella")
+
+
+def _solid_and_axis(volume: Volume, mask: np.ndarray, name: str = "") -> tuple[np.ndarray, BoneAxis, bool]:
     axis = bone_axis(volume, mask)
     diameter = 2 * np.sqrt(np.median(axis.areas) / np.pi)
-    long_bone = (axis.extent[1] - axis.extent[0]) > _ELONGATION * diameter
+    if name.startswith(_NOT_LONG):
+        long_bone = False
+    else:  # a named long bone still needs a shaft in the scan to be treated as one
+        long_bone = (axis.extent[1] - axis.extent[0]) > _ELONGATION * diameter
     if not long_bone:
         return mask, axis, False
     roi = bbox(mask, 1)
@@ -105,7 +111,7 @@ def find_target(volume: Volume, bones: BoneSegmentation, *, lesion_mask: np.ndar
         raise PlanNotFeasible("No bone was found on this CT: check that the scan holds the bone to plan.")
     if lesion_mask is not None:
         label = _bone_for_mask(bones, lesion_mask)
-        solid, axis, long_bone = _solid_and_axis(volume, bones.labels == label)
+        solid, axis, long_bone = _solid_and_axis(volume, bones.labels == label, bones.names.get(label, ""))
         lesion = _lesion_from_mask(volume, lesion_mask, solid)
         return _finish(volume, bones, label, solid | (lesion_mask & solid), lesion, long_bone)
     if seed is not None:
@@ -117,7 +123,7 @@ def find_target(volume: Volume, bones: BoneSegmentation, *, lesion_mask: np.ndar
             continue
         if seed is None and bones.names.get(label, "").startswith(_SEED_ONLY):
             continue
-        solid, axis, long_bone = _solid_and_axis(volume, mask)
+        solid, axis, long_bone = _solid_and_axis(volume, mask, bones.names.get(label, ""))
         if seed is None and not long_bone:
             continue
         searched += 1
