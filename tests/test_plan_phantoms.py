@@ -17,7 +17,8 @@ from implantgen.plan import make_plan
 from implantgen.segment import segment_bones
 from implantgen.segment.target import find_target
 
-GRID = dict(size=112, pixel_mm=1.3, slices=96, slice_mm=2.5, bone_length_mm=220.0)
+# 286 mm of scan for a 270 mm bone: room for an 80 mm lesion, 20 mm margins and 60 mm stems.
+GRID = dict(size=112, pixel_mm=1.3, slices=114, slice_mm=2.5, bone_length_mm=270.0)
 
 CASES = {
     "straight-40": dict(),
@@ -25,9 +26,9 @@ CASES = {
     "tilt20-50": dict(tilt_deg=20.0, tilt_azimuth_deg=60.0, lesion_length_mm=50.0, lesion_center_mm=4.1),
     "short-15": dict(lesion_length_mm=15.0, lesion_center_mm=11.7, tilt_deg=5.0),
     "long-80": dict(lesion_length_mm=80.0, lesion_center_mm=-3.0, tilt_deg=8.0, tilt_azimuth_deg=90.0),
-    "noisy-25": dict(noise_hu=25.0, lesion_center_mm=-20.6, seed=5),
+    "noisy-25": dict(noise_hu=25.0, lesion_center_mm=-12.6, seed=5),
     "blastic": dict(lesion_type="blastic", tilt_deg=12.0, lesion_center_mm=6.2, lesion_angle_deg=140.0),
-    "fine-slices": dict(size=160, pixel_mm=0.9, slices=160, slice_mm=1.25, bone_length_mm=190.0,
+    "fine-slices": dict(size=150, pixel_mm=0.95, slices=200, slice_mm=1.25, bone_length_mm=236.0,
                         tilt_deg=15.0, lesion_length_mm=35.0, lesion_center_mm=2.2),
 }
 _RUNS = {}
@@ -106,7 +107,7 @@ def test_margin_past_the_bone_end_is_refused():
 
 
 def test_too_little_bone_left_is_refused_with_numbers():
-    spec = FemurSpec(**{**GRID, "lesion_center_mm": 40.0, "lesion_length_mm": 20.0})
+    spec = FemurSpec(**{**GRID, "lesion_center_mm": 62.0, "lesion_length_mm": 20.0})
     case = femur_phantom(spec)
     target = find_target(case.volume, segment_bones(case.volume))
     with pytest.raises(PlanNotFeasible) as info:

@@ -24,18 +24,22 @@ _PERITROCHANTERIC_SHARE = 0.2  # the proximal fifth of the femur: head, neck, tr
 
 
 def cortical_radii(volume: Volume, bone: np.ndarray, axis: BoneAxis, exclude, cortex_hu=400.0):
-    """(outer, inner) radius of the healthy shaft near the lesion, from areas of bone and canal."""
+    """(outer, inner) radius of the healthy shaft near the lesion, from the median areas of the
+    bone's and the canal's cross-sections on the shaft's levels away from the lesion."""
     s = axis.position(volume.index_to_physical(np.argwhere(bone)[:, ::-1].astype(float)))
+    canal = volume.array[bone] < cortex_hu
     lo, hi = axis.shaft()
-    near = (s >= lo) & (s <= hi) & ((s < exclude[0] - 10) | (s > exclude[1] + 10))
-    if near.sum() < 50:
-        near = np.ones_like(s, dtype=bool)
-    hu = volume.array[bone]
-    length = np.ptp(s[near]) or 1.0
+    edges = np.arange(lo, hi + axis.bin_mm, axis.bin_mm)
+    healthy = [(a, b) for a, b in zip(edges[:-1], edges[1:]) if b < exclude[0] - 10 or a > exclude[1] + 10]
+    if not healthy:
+        healthy = list(zip(edges[:-1], edges[1:]))
     voxel = float(np.prod(volume.spacing))
-    outer = np.sqrt(near.sum() * voxel / length / np.pi)
-    inner = np.sqrt((near & (hu < cortex_hu)).sum() * voxel / length / np.pi)
-    return float(outer), float(inner)
+    outer, inner = [], []
+    for a, b in healthy:
+        sel = (s >= a) & (s < b)
+        outer.append(sel.sum() * voxel / (b - a))
+        inner.append((sel & canal).sum() * voxel / (b - a))
+    return float(np.sqrt(np.median(outer) / np.pi)), float(np.sqrt(np.median(inner) / np.pi))
 
 
 def cortical_involvement(volume: Volume, lesion: np.ndarray, axis: BoneAxis, extent, radius_mm: float,

@@ -189,7 +189,8 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     if search is not None:
         interior &= search[roi]
     host_hu = float(np.median(hu[interior])) if interior.sum() > 20 else -50.0
-    if host_hu > lo + _TRABECULAR_CONTRAST:
+    trabecular = host_hu > lo + _TRABECULAR_CONTRAST
+    if trabecular:
         hi = min(hi, host_hu - _TRABECULAR_CONTRAST)
         lo = lo - 50.0
     # Marrow right next to a voxel, cortex within two voxels in-plane: a partial-volume mixture.
@@ -223,6 +224,8 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     chosen = _pick(cands, seed_kji, spacing_kji)
 
     marrow = interior & ~ndimage.binary_dilation(chosen.mask, iterations=2)
+    if not trabecular:  # fatty marrow: its partial-volume rim with the cortex is not marrow
+        marrow &= hs < criteria.lytic_hu[0]
     normal_hu = float(np.median(hu[marrow])) if marrow.sum() > 20 else host_hu
     cortex = sol & (hs > bhi)
     cortex_hu = float(np.median(hu[cortex])) if cortex.sum() > 20 else 1200.0
