@@ -289,5 +289,7 @@ def test_not_hu_volume_file_warns_but_loads(tmp_path, run_cli):
     assert code == 0 and "not HU" in out
     mask = sitk.GetImageFromArray((small_volume().array > 0).astype(np.uint8))
     sitk.WriteImage(mask, str(tmp_path / "mask.nii.gz"))
+    code, out, err = run_cli("inspect", tmp_path / "mask.nii.gz")
+    assert code == 0 and "mask or a normalised image" in out
     code, out, err = run_cli("plan", tmp_path / "mask.nii.gz", "--out", tmp_path / "o")
-    assert code == 0 and "mask or a normalised image" in err
+    assert code == 3 and "No bone" in err and not (tmp_path / "o").exists()

@@ -13,6 +13,9 @@ from implantgen import load_ct
 
 PHANTOM_ARGS = ["--size", "64", "--pixel-mm", "2.5", "--slices", "40", "--slice-mm", "5",
                 "--bone-length-mm", "180", "--lesion-length-mm", "30", "--tilt-deg", "10"]
+# Fine enough to find the lesion and long enough for 20 mm margins and 60 mm stems.
+PLAN_ARGS = ["--size", "96", "--pixel-mm", "1.6", "--slices", "96", "--slice-mm", "3",
+             "--bone-length-mm", "270", "--lesion-length-mm", "30", "--tilt-deg", "6"]
 
 
 def test_phantom_command_writes_series_truth_and_masks(tmp_path, run_cli):
@@ -41,21 +44,24 @@ def test_phantom_refuses_a_lesion_outside_the_shaft(tmp_path, run_cli):
 
 
 def test_plan_is_atomic_deterministic_and_replaces_its_own_result(tmp_path, run_cli):
-    run_cli("phantom", tmp_path / "case", *PHANTOM_ARGS)
+    run_cli("phantom", tmp_path / "case", *PLAN_ARGS)
     out1, out2 = tmp_path / "r1", tmp_path / "r2"
     assert run_cli("plan", tmp_path / "case", "--out", out1)[0] == 0
     assert run_cli("plan", tmp_path / "case", "--out", out2, "--quiet")[0] == 0
-    for name in ("plan.json", "manifest.json"):
-        assert (out1 / name).read_bytes() == (out2 / name).read_bytes()
+    files = ("plan.json", "manifest.json", "segmentation.nrrd", "bone.stl", "lesion.stl", "resected_segment.stl")
+    for name in files:
+        assert (out1 / name).read_bytes() == (out2 / name).read_bytes(), name
     plan = json.loads((out1 / "plan.json").read_text())
     assert plan["schema"] == "implantgen.plan/1" and plan["units"] == "mm" and plan["frame"] == "LPS"
-    assert plan["margin_mm"] == 20.0 and any("not available yet" in w for w in plan["warnings"])
+    assert plan["margin_mm"] == 20.0 and any("not available in this version" in w for w in plan["warnings"])
+    assert plan["bone"]["name"] == "femur_right" and plan["lesion"]["type"] == "lytic"
+    assert len(plan["osteotomies"]) == 2 and plan["resection_length_mm"] > 60
     manifest = json.loads((out1 / "manifest.json").read_text())
     assert manifest["tool"] == "implantgen" and "plan.json" in manifest["outputs"]
     assert len(manifest["input"]["pixel_sha256"]) == 64
     # Re-running into an earlier result replaces it; a failed run leaves it as it was.
-    assert run_cli("plan", tmp_path / "case", "--out", out1, "--margin-mm", "30")[0] == 0
-    assert json.loads((out1 / "plan.json").read_text())["margin_mm"] == 30.0
+    assert run_cli("plan", tmp_path / "case", "--out", out1, "--margin-mm", "25")[0] == 0
+    assert json.loads((out1 / "plan.json").read_text())["margin_mm"] == 25.0
     before = (out1 / "plan.json").read_bytes()
     assert run_cli("plan", tmp_path / "nowhere", "--out", out1)[0] == 2
     assert (out1 / "plan.json").read_bytes() == before
@@ -77,3 +83,12 @@ def test_console_script_entry_point(tmp_path):
                          capture_output=True, text=True)
     assert res.returncode == 2
     assert res.stderr.startswith("implantgen: error: ") and "Traceback" not in res.stderr
+
+
+def test_infeasible_plan_exits_3_and_writes_nothing(tmp_path, run_cli):
+    run_cli("phantom", tmp_path / "case", *PLAN_ARGS)
+    code, _, err = run_cli("plan", tmp_path / "case", "--out", tmp_path / "r", "--margin-mm", "90")
+    assert code == 3 and "osteotomy" in err and "margin" in err
+    errors = [line for line in err.strip().splitlines() if line.startswith("implantgen: error:")]
+    assert len(errors) == 1 and err.strip().splitlines()[-1] == errors[0]  # progress, then one sentence
+    assert not (tmp_path / "r").exists()

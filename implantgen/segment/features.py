@@ -1,0 +1,87 @@
+"""Measurements of each separated bone that naming and clean-up rely on.
+
+All positions are LPS millimetres (x towards the patient's left, y posterior, z superior), so
+the rules do not depend on how the array is stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+
+@dataclass(frozen=True)
+class BoneFeatures:
+    label: int
+    volume_ml: float
+    centroid: np.ndarray  # LPS mm
+    low: np.ndarray  # LPS mm, smallest x, y, z of its voxel centres
+    high: np.ndarray  # LPS mm, largest x, y, z
+    depth_mm: float  # largest distance from a voxel inside to the bone's surface
+    marrow_fraction: float  # share of the solid that is fatty marrow (a long bone's canal)
+    length_mm: float  # extent along the principal axis
+    width_mm: float  # extent along the second axis
+    axis: np.ndarray  # principal direction (unit, LPS), pointing superior
+    dense_fraction: float  # share of voxels denser than ``dense_hu`` (cortex, not cartilage)
+
+    @property
+    def elongation(self) -> float:
+        return self.length_mm / max(self.width_mm, 1e-6)
+
+
+def bone_features(labels: np.ndarray, volume_affine: np.ndarray, spacing, marrow: np.ndarray,
+                  g: np.ndarray, dense_hu: float, max_points: int = 200_000) -> list[BoneFeatures]:
+    """Features of every label in ``labels`` (k, j, i); ``volume_affine`` maps (i, j, k, 1) to LPS."""
+    spacing = np.asarray(spacing, dtype=float)
+    voxel_ml = float(np.prod(spacing)) / 1000.0
+    out = []
+    for lab, box in enumerate(ndimage.find_objects(labels), start=1):
+        if box is None:
+            continue
+        m = labels[box] == lab
+        n = int(np.count_nonzero(m))
+        kji = np.argwhere(m)
+        if len(kji) > max_points:  # a fixed, even subsample: deterministic
+            kji = kji[:: int(np.ceil(len(kji) / max_points))]
+        kji = kji + np.array([s.start for s in box])
+        ijk1 = np.column_stack([kji[:, ::-1], np.ones(len(kji))])
+        pts = ijk1 @ volume_affine[:3].T
+        c = pts.mean(axis=0)
+        length, width, axis = _extent(pts - c)
+        depth = ndimage.distance_transform_edt(np.pad(m, 1), sampling=spacing[::-1]).max()
+        out.append(BoneFeatures(
+            label=lab, volume_ml=n * voxel_ml, centroid=c, low=pts.min(axis=0), high=pts.max(axis=0),
+            depth_mm=float(depth),
+            marrow_fraction=float(np.count_nonzero(marrow[box][m])) / n,
+            length_mm=length, width_mm=width, axis=axis,
+            dense_fraction=float(np.count_nonzero(g[box][m] > dense_hu)) / n,
+        ))
+    return out
+
+
+def _extent(p: np.ndarray) -> tuple[float, float, np.ndarray]:
+    """Extents along the first two principal axes, and the first axis (pointing superior)."""
+    if len(p) < 3:
+        return 0.0, 0.0, np.array([0.0, 0.0, 1.0])
+    _, _, vt = np.linalg.svd(p - p.mean(axis=0), full_matrices=False)
+    a = vt[0] if vt[0][2] >= 0 else -vt[0]
+    s0, s1 = p @ vt[0], p @ vt[1]
+    return float(np.ptp(s0)), float(np.ptp(s1)), a
+
+
+def touching_pairs(labels: np.ndarray) -> set[tuple[int, int]]:
+    """Pairs (a, b), a < b, of labels that share a voxel face."""
+    pairs = set()
+    for axis in range(3):
+        n = labels.shape[axis]
+        a = np.take(labels, np.arange(n - 1), axis=axis)
+        b = np.take(labels, np.arange(1, n), axis=axis)
+        m = (a != b) & (a > 0) & (b > 0)
+        if m.any():
+            lo = np.minimum(a[m], b[m]).astype(np.int64)
+            hi = np.maximum(a[m], b[m]).astype(np.int64)
+            for key in np.unique(lo * (int(labels.max()) + 1) + hi):
+                pairs.add((int(key // (int(labels.max()) + 1)), int(key % (int(labels.max()) + 1))))
+    return pairs

@@ -1,0 +1,216 @@
+"""All bone of a CT as one solid mask: cortex, and the marrow or trabecular bone it walls in.
+
+One threshold cannot do it (docs/engineering.md): trabecular bone of an old vertebra (~100 HU)
+is no denser than contrast-filled vessels, cartilage or a contrast-enhanced liver, and the fatty
+marrow of a long bone is negative.  So bone is built from three parts:
+
+- cortex: dense bone, above a level set from this scan's own soft tissue (so that contrast
+  enhancement and partial volume at thick slices move it with the scan);
+- trabecular interior: denser than soft tissue and walled in by cortex on nearly every side
+  (enclosure.py), which leaves out vessels, cartilage and organs that only touch bone;
+- fatty marrow: a hole inside a closed ring of cortex whose content is fat, the canal of a long
+  bone (the spinal canal is walled in too, but holds fluid and cord, not fat).
+
+Then the surface is set where partial volume puts it (trim_edge), and an intervertebral disc,
+walled in by endplates above and below, is kept out of the trabecular interior (disc_like).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from ..geometry import bbox
+from .body import close_2d, fill_holes_2d
+from .enclosure import enclosure
+
+# Soft tissue's own level, from the scan: the 75th percentile of body voxels in this range.
+SOFT_RANGE_HU = (-20.0, 200.0)
+TRABECULAR_ABOVE_SOFT = 15.0  # trabecular bone is denser than the soft tissue around it
+CORTEX_ABOVE_SOFT = 75.0  # the edge of bone against soft tissue: a partial-volume mix
+FAT_MARROW_HU = -20.0  # fat is -50..-100 (docs/domain.md); fluid and cord are 0..40
+SMOOTH_MM = 0.5  # in-plane noise smoothing before thresholds
+WIDE_MM = 1.5  # smoothing that averages trabecular texture out before comparing with soft tissue
+REACH_MM = 25.0  # half the width of a lumbar vertebral body: rays meet its cortex within this
+MIN_ENCLOSED = 7  # of 8 directions: gaps in a thin cortex are tolerated, open sides are not
+LOOSE_ENCLOSED = 5  # ... and next to such voxels, 5 of 8 (a wide gap in a blurred cortex)
+TEXTURE_MM = 5.0
+TEXTURE_SD = 18.0  # HU; trabecular bone is textured, blood, cartilage and organs are smooth
+DISC_REACH_MM = 6.0  # an endplate lies within this above and below a disc's voxels
+DISC_VALLEY_HU = 120.0  # ... and is this much denser than the disc
+PLAQUE_ML = 1.0  # separate dense pieces smaller than this do not wall anything in
+CLOSE_MM = 3.0  # closes small gaps in a cortex ring before looking for marrow holes
+SPECK_MM2 = 60.0  # holes this small inside bone are gaps in the trabecular pattern, not canals
+EDGE_FRACTION = 0.5  # the surface lies where HU is half-way from soft tissue to the bone
+# Half-way holds where the cortex is resolved (thicker than the blur): two neighbouring voxels
+# stand this far above soft tissue.  Thin or blurred cortex keeps the cortex level as its edge.
+RESOLVED_HU = 400.0
+
+
+_PLANE8 = np.zeros((3, 3, 3), dtype=bool)
+_PLANE8[1] = True  # in-plane 8-connectivity
+_PLANE4 = np.zeros((3, 3, 3), dtype=bool)
+_PLANE4[1] = ndimage.generate_binary_structure(2, 1)
+
+
+@dataclass(frozen=True)
+class Levels:
+    soft: float
+    trabecular: float
+    cortex: float
+
+
+def tissue_levels(hu: np.ndarray, body: np.ndarray) -> Levels:
+    """HU levels of this scan, from its soft tissue (muscle, organs; contrast moves them)."""
+    lo, hi = SOFT_RANGE_HU
+    sample = hu[body]
+    sample = sample[(sample > lo) & (sample < hi)]
+    soft = float(np.percentile(sample, 75)) if sample.size else 50.0
+    return Levels(soft=soft, trabecular=soft + TRABECULAR_ABOVE_SOFT, cortex=soft + CORTEX_ABOVE_SOFT)
+
+
+def smooth(hu: np.ndarray, spacing, sigma_mm: float) -> np.ndarray:
+    """float32 HU with an in-plane Gaussian of ``sigma_mm`` (skipped where below ~1/3 pixel)."""
+    out = hu.astype(np.float32)
+    sigma = [0.0] + [sigma_mm / float(s) for s in (spacing[1], spacing[0])]
+    if max(sigma) >= 0.3:
+        ndimage.gaussian_filter(out, sigma, output=out, truncate=3.0)
+    return out
+
+
+def trabecular_interior(g: np.ndarray, cortex: np.ndarray, body: np.ndarray, spacing,
+                        levels: Levels) -> np.ndarray:
+    """Voxels denser than soft tissue and walled in by cortex (within REACH_MM, 7 of 8 rays)."""
+    wide = smooth(g, spacing, WIDE_MM)
+    dense = (wide > levels.trabecular) & body & ~cortex
+    if not dense.any():
+        return dense
+    dense &= ~disc_like(wide, spacing)
+    walled = enclosure(without_specks(cortex, spacing), spacing, REACH_MM)
+    seeds = dense & (walled >= MIN_ENCLOSED)
+    # Hysteresis, in the same slice: less walled-in voxels next to walled-in ones are interior
+    # too (a wide gap in a blurred cortex), if textured like trabecular bone.
+    loose = dense & (walled >= LOOSE_ENCLOSED) & (local_sd(g, spacing, TEXTURE_MM) >= TEXTURE_SD)
+    return ndimage.binary_propagation(seeds, structure=_PLANE4, mask=loose | seeds)
+
+
+def without_specks(cortex: np.ndarray, spacing) -> np.ndarray:
+    """Cortex without small separate pieces: calcified plaques of a vessel wall or cartilage
+    must not wall in a vessel's lumen as if it were marrow."""
+    labels, n = ndimage.label(cortex, structure=np.ones((3, 3, 3), dtype=bool))
+    sizes = np.bincount(labels.ravel()) * float(np.prod(spacing)) / 1000.0
+    keep = sizes >= PLAQUE_ML
+    keep[0] = False
+    return keep[labels]
+
+
+def local_sd(g: np.ndarray, spacing, size_mm: float) -> np.ndarray:
+    """In-plane standard deviation over a square of about ``size_mm``."""
+    n = max(3, int(round(size_mm / float(spacing[0]))) | 1)
+    mean = ndimage.uniform_filter(g, size=(1, n, n))
+    sq = ndimage.uniform_filter(g * g, size=(1, n, n))
+    return np.sqrt(np.maximum(sq - mean * mean, 0.0))
+
+
+def disc_like(g: np.ndarray, spacing) -> np.ndarray:
+    """Voxels in a valley along z between denser layers above and below (an intervertebral
+    disc between two endplates): walled in like trabecular bone, but not bone."""
+    n = max(1, int(round(DISC_REACH_MM / float(spacing[2]))))
+    above = np.full_like(g, np.nan)  # nan: beyond the scan's first or last slice
+    below = np.full_like(g, np.nan)
+    for i in range(1, min(n, g.shape[0] - 1) + 1):
+        np.fmax(above[:-i], g[i:], out=above[:-i])
+        np.fmax(below[i:], g[:-i], out=below[i:])
+    # Where the scan cuts the column, the endplate on the one side present has to do.
+    with np.errstate(invalid="ignore"):
+        return g < np.fmin(above, below) - DISC_VALLEY_HU
+
+
+def fatty_marrow(hu: np.ndarray, cortex: np.ndarray, spacing) -> np.ndarray:
+    """Holes of (slightly closed) cortex rings that belong to a fatty marrow canal.
+
+    Holes are followed from slice to slice: a canal is one 3D run of holes, and its median is
+    fat, even where it passes into the metaphysis or holds a lesion (0..80 HU).  The spinal
+    canal is a run of holes too, but of cord and fluid: its median is not fat.  (On voxels so
+    coarse that a canal is all partial volume with its cortex, no canal is found.)
+    """
+    out = np.zeros_like(cortex)
+    r = max(1, int(round(CLOSE_MM / float(spacing[0]))))
+    box = bbox(cortex, (0, r + 1, r + 1))
+    if box is None:
+        return out
+    hu, cortex = hu[box], cortex[box]
+    closed = close_2d(cortex, r)
+    holes = fill_holes_2d(closed) & ~closed
+    labels, n = ndimage.label(holes)  # 3D: a canal is continuous from slice to slice
+    if n == 0:
+        return out
+    # Median below the fat level <=> more than half of the voxels below it.
+    total = np.bincount(labels.ravel(), minlength=n + 1)
+    fatty = np.bincount(labels[hu < FAT_MARROW_HU], minlength=n + 1)
+    fat = 2 * fatty > total
+    fat[0] = False
+    marrow = fat[labels]
+    # The closing's own additions next to the canal are bone too (the ring it closed).
+    out[box] = marrow | (closed & ~cortex & ndimage.binary_dilation(marrow, _PLANE8))
+    return out
+
+
+def fill_specks(mask: np.ndarray, spacing) -> np.ndarray:
+    """Fill holes smaller than SPECK_MM2 in each slice (gaps between trabeculae)."""
+    holes = fill_holes_2d(mask) & ~mask
+    labels, n = ndimage.label(holes, structure=_PLANE8)
+    if n == 0:
+        return mask
+    area = np.bincount(labels.ravel()) * float(spacing[0] * spacing[1])
+    small = area <= SPECK_MM2
+    small[0] = False
+    return mask | small[labels]
+
+
+def trim_edge(mask: np.ndarray, g: np.ndarray, levels: Levels) -> np.ndarray:
+    """Partial-volume surface: drop surface voxels below half the local contrast.
+
+    A voxel cut by the bone's surface has a HU between soft tissue and the bone next to it; its
+    centre is inside the bone when it is more than half-way.  That holds where the cortex is
+    resolved (dense over two neighbouring voxels); a thin or blurred shell (thick slices, ribs)
+    peaks too low to tell, and keeps the cortex level as its edge.
+    """
+    inside = np.where(mask, g, levels.soft)
+    plateau = np.full_like(g, levels.soft)
+    for axis in (1, 2):  # what two neighbouring voxels of a slice both reach
+        np.maximum(plateau, np.minimum(inside, np.roll(inside, 1, axis=axis)), out=plateau)
+    peak = ndimage.maximum_filter(plateau, size=3) - levels.soft
+    level = np.where(peak >= RESOLVED_HU, levels.soft + EDGE_FRACTION * peak, -np.inf)
+    surface = mask & ~ndimage.binary_erosion(mask)
+    return mask & ~(surface & (g < level))
+
+
+@dataclass(frozen=True, eq=False)
+class Solid:
+    mask: np.ndarray  # bool: every bone, cortex and interior
+    cortex: np.ndarray  # bool: the dense part
+    marrow: np.ndarray  # bool: fatty marrow found in closed cortex rings (long bones' canals)
+    g: np.ndarray  # float32: the smoothed HU the thresholds were applied to
+    levels: Levels
+
+
+def bone_solid(hu: np.ndarray, body: np.ndarray, spacing, exclude: np.ndarray | None = None,
+               levels: Levels | None = None) -> Solid:
+    """Every bone as one bool mask with its interior.
+
+    ``hu`` (k, j, i) and ``body`` are on the same grid; ``exclude`` (e.g. metal) is never bone.
+    """
+    levels = levels or tissue_levels(hu, body)
+    g = smooth(hu, spacing, SMOOTH_MM)
+    inside = body if exclude is None else body & ~exclude
+    cortex = (g > levels.cortex) & inside
+    mask = cortex | trabecular_interior(g, cortex, inside, spacing, levels)
+    marrow = fatty_marrow(hu, cortex, spacing) & inside
+    mask |= marrow
+    box = bbox(mask, (0, 2, 2))
+    if box is not None:
+        mask[box] = trim_edge(fill_specks(mask[box], spacing), g[box], levels)
+    return Solid(mask=mask, cortex=cortex, marrow=marrow, g=g, levels=levels)

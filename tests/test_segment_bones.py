@@ -1,0 +1,201 @@
+"""Bone segmentation on real CT (against TotalSegmentator's labels) and on femur phantoms.
+
+The real scans' reference is a third-party model's output, so the Dice floors below are what
+this method measures today, with a little slack: a drop shows a regression.  On abdomen_dicom
+the reference was made on a 3 mm grid and upsampled (its edges step every 3 mm), which caps the
+Dice any 1 mm segmentation can reach against it (about 0.86 for a perfect one, see the report).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from implantgen import load_ct
+from implantgen.load import load_label_map
+from implantgen.phantom import FemurSpec, femur_phantom
+from implantgen.records import Volume
+from implantgen.segment import segment_bones
+
+from .conftest import REAL
+
+NAMES = {int(k): v for k, v in json.loads((REAL / "reference_label_names.json").read_text()).items()}
+BONE_PREFIXES = ("vertebrae", "rib", "humerus", "femur", "hip", "sacrum", "sternum", "scapula", "clavicula")
+BONE_LABELS = [k for k, n in NAMES.items() if n.startswith(BONE_PREFIXES)]
+VERTEBRA_LABELS = [k for k, n in NAMES.items() if n.startswith("vertebrae")]
+RIB_LABELS = [k for k, n in NAMES.items() if n.startswith("rib")]
+_CACHE = {}
+
+
+def dice(a, b) -> float:
+    return 2.0 * np.count_nonzero(a & b) / (np.count_nonzero(a) + np.count_nonzero(b))
+
+
+def real(name):
+    """(volume, reference labels or None, segmentation), computed once per session."""
+    if name not in _CACHE:
+        files = {"abdomen_dicom": ("abdomen_dicom", "abdomen_dicom_reference_labels.nii.gz"),
+                 "abdomen_3mm": ("abdomen_3mm.nii.gz", "abdomen_3mm_reference_labels.nii.gz"),
+                 "pelvis_3mm": ("pelvis_3mm.nii.gz", None)}[name]
+        volume = load_ct(REAL / files[0])
+        ref = load_label_map(REAL / files[1], volume) if files[1] else None
+        _CACHE[name] = (volume, ref, segment_bones(volume))
+    return _CACHE[name]
+
+
+def centroid_x(volume: Volume, mask: np.ndarray) -> float:
+    kji = np.argwhere(mask)
+    return float(volume.index_to_physical(kji[:, ::-1].astype(float))[:, 0].mean())
+
+
+def labels_named(seg, prefix: str) -> list[int]:
+    return [k for k, n in seg.names.items() if n.startswith(prefix)]
+
+
+@pytest.mark.parametrize("name, floor", [("abdomen_dicom", 0.77), ("abdomen_3mm", 0.88)])
+def test_union_of_bones_matches_reference(name, floor):
+    volume, ref, seg = real(name)
+    assert seg.labels.shape == volume.shape
+    assert set(np.unique(seg.labels)) - {0} == set(seg.names)
+    assert dice(seg.labels > 0, np.isin(ref, BONE_LABELS)) >= floor
+
+
+def test_vertebrae_come_apart_in_abdomen_3mm():
+    volume, ref, seg = real("abdomen_3mm")
+    ours = labels_named(seg, "vertebra")
+    present = [v for v in VERTEBRA_LABELS if np.any(ref == v)]
+    assert abs(len(ours) - len(present)) <= 1, (len(ours), present)
+    # Each reference vertebra of any size lies mostly in one of ours, and no two share one.
+    owners = []
+    for v in present:
+        m = ref == v
+        if m.sum() < 1000:
+            continue
+        counts = np.bincount(seg.labels[m].astype(np.int64), minlength=int(seg.labels.max()) + 1)
+        counts[0] = 0
+        owner = int(np.argmax(counts))
+        assert counts[owner] >= 0.8 * m.sum() and owner in ours
+        owners.append(owner)
+    assert len(owners) >= 3 and len(set(owners)) == len(owners)
+
+
+def test_ribs_are_not_merged_with_each_other():
+    volume, ref, seg = real("abdomen_dicom")
+    ribs = labels_named(seg, "rib")
+    assert len(ribs) >= 10
+    for lab in ribs:
+        m = seg.labels == lab
+        held = [r for r in RIB_LABELS
+                if np.count_nonzero(m & (ref == r)) > 0.5 * max(1, np.count_nonzero(ref == r))]
+        assert len(held) <= 1, (seg.names[lab], [NAMES[r] for r in held])
+
+
+def test_arms_named_with_their_side():
+    volume, ref, seg = real("abdomen_dicom")
+    names = set(seg.names.values())
+    assert {"humerus_left", "humerus_right"} <= names
+    inv = {n: k for k, n in seg.names.items()}
+    ref_of = {n: k for k, n in NAMES.items()}
+    # LPS: x grows towards the patient's left.
+    left, right = (seg.labels == inv["humerus_left"]), (seg.labels == inv["humerus_right"])
+    assert centroid_x(volume, left) > centroid_x(volume, right)
+    for side, ours in (("left", left), ("right", right)):
+        assert np.count_nonzero(ours & (ref == ref_of[f"humerus_{side}"])) > 0.8 * np.count_nonzero(ours)
+
+
+def test_metal_found_in_the_left_femoral_neck_and_never_bone():
+    volume, _, seg = real("pelvis_3mm")
+    assert seg.has_metal and any("Metal" in w for w in seg.warnings)
+    assert not np.any(seg.metal & (seg.labels > 0))
+    spine = labels_named(seg, "vertebra") + labels_named(seg, "sacrum")
+    midline = centroid_x(volume, np.isin(seg.labels, spine))
+    assert centroid_x(volume, seg.metal) > midline + 50.0  # the patient's left
+    # The bone around the implant is still bone: the left femur, right next to the metal.
+    femur = seg.labels == {n: k for k, n in seg.names.items()}["femur_left"]
+    near = np.zeros_like(femur)
+    box = tuple(slice(max(s.start - 2, 0), s.stop + 2) for s in _box(seg.metal))
+    near[box] = True
+    assert np.count_nonzero(femur & near) > 100
+
+
+def _box(mask):
+    idx = np.argwhere(mask)
+    return tuple(slice(int(a), int(b) + 1) for a, b in zip(idx.min(axis=0), idx.max(axis=0)))
+
+
+def test_pelvis_bones_named_on_their_sides():
+    volume, _, seg = real("pelvis_3mm")
+    inv = {n: k for k, n in seg.names.items()}
+    assert {"sacrum", "hip_left", "hip_right", "femur_left"} <= set(inv)
+    assert len(labels_named(seg, "vertebra")) >= 4  # the lumbar spine, one label each
+    x = {n: centroid_x(volume, seg.labels == k) for n, k in inv.items()
+         if n.startswith(("hip", "femur", "sacrum"))}
+    assert x["hip_left"] > x["sacrum"] > x["hip_right"]
+    assert x["femur_left"] > x["sacrum"]
+    if "femur_right" in x:  # at 3 mm the right hip joint shows no gap: it may stay with the hip
+        assert x["femur_right"] < x["sacrum"]
+    # The femur is a bone of its own: not merged with its hip bone at the joint.
+    assert np.count_nonzero(seg.labels == inv["femur_left"]) * np.prod(volume.spacing) / 1000 > 40.0
+
+
+MEDIUM = dict(size=96, pixel_mm=1.6, slices=70, slice_mm=3.0)  # the project's small phantom grid
+
+
+def phantom_truth(spec: FemurSpec) -> np.ndarray:
+    """The true solid bone: labels >= 1 without the lesion's soft-tissue extension."""
+    return femur_phantom(replace(spec, soft_tissue_extension=False)).labels >= 1
+
+
+@pytest.mark.parametrize("changes", [
+    dict(),
+    dict(tilt_deg=20.0, tilt_azimuth_deg=40.0),
+    dict(lesion_type="blastic"),
+    dict(lesion_type="blastic", tilt_deg=20.0, tilt_azimuth_deg=120.0),
+    dict(bone_length_mm=200.0, lesion_length_mm=30.0, lesion_angle_deg=200.0),
+], ids=["lytic", "lytic-tilt20", "blastic", "blastic-tilt20", "short-bone"])
+def test_phantom_femur_is_one_solid_bone(changes):
+    spec = FemurSpec(**{**MEDIUM, **changes})
+    case = femur_phantom(spec)
+    seg = segment_bones(case.volume)
+    assert list(seg.names.values()) == ["femur_right"] and not seg.has_metal
+    truth = phantom_truth(spec)
+    femur = seg.labels > 0
+    assert dice(femur, truth) >= 0.95
+    # What the lesion destroyed is inside the solid too (lytic: cortex broken on one side).
+    destroyed = (case.labels == 2) & truth
+    assert np.count_nonzero(femur & destroyed) >= 0.9 * np.count_nonzero(destroyed)
+
+
+def test_phantom_on_a_coarse_grid():
+    # 2 x 2 x 4 mm voxels: partial volume limits any threshold (the best global one gives 0.93).
+    spec = FemurSpec(size=96, pixel_mm=2.0, slices=60, slice_mm=4.0, bone_length_mm=200.0,
+                     lesion_length_mm=30.0, tilt_deg=20.0)
+    seg = segment_bones(femur_phantom(spec).volume)
+    assert list(seg.names.values()) == ["femur_right"]
+    assert dice(seg.labels > 0, phantom_truth(spec)) >= 0.92
+
+
+def test_same_input_same_output():
+    volume, _, seg = real("abdomen_3mm")
+    again = segment_bones(Volume(volume.array.copy(), volume.spacing, volume.origin, volume.direction))
+    assert again.names == seg.names
+    np.testing.assert_array_equal(again.labels, seg.labels)
+
+
+def test_roi_restricts_the_work():
+    volume, _, whole = real("abdomen_3mm")
+    roi = (slice(5, 25), slice(None), slice(5, 117))
+    seg = segment_bones(volume, roi=roi)
+    outside = np.ones(volume.shape, dtype=bool)
+    outside[roi] = False
+    assert not np.any(seg.labels[outside]) and "vertebra" in seg.names.values()
+    assert dice(seg.labels[roi] > 0, whole.labels[roi] > 0) > 0.9
+
+
+def test_no_body_no_bone():
+    air = Volume(np.full((6, 32, 32), -1000, dtype=np.int16), (1.0, 1.0, 2.0), (0.0, 0.0, 0.0), np.eye(3))
+    seg = segment_bones(air)
+    assert seg.names == {} and not np.any(seg.labels) and seg.metal is None and seg.warnings
