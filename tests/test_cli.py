@@ -92,3 +92,36 @@ def test_infeasible_plan_exits_3_and_writes_nothing(tmp_path, run_cli):
     errors = [line for line in err.strip().splitlines() if line.startswith("implantgen: error:")]
     assert len(errors) == 1 and err.strip().splitlines()[-1] == errors[0]  # progress, then one sentence
     assert not (tmp_path / "r").exists()
+
+
+def test_plan_surfaces_are_closed_outward_and_cut_on_the_planes(tmp_path, run_cli):
+    import trimesh
+
+    run_cli("phantom", tmp_path / "case", *PLAN_ARGS)
+    assert run_cli("plan", tmp_path / "case", "--out", tmp_path / "r")[0] == 0
+    plan = json.loads((tmp_path / "r" / "plan.json").read_text())
+    labels = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "r" / "segmentation.nrrd")))
+    voxel_ml = float(np.prod(load_ct(tmp_path / "case").spacing)) / 1000
+    meshes = {}
+    for name, label in (("bone.stl", None), ("lesion.stl", 2), ("resected_segment.stl", None)):
+        data = (tmp_path / "r" / name).read_bytes()
+        assert data[:5] != b"solid" and b"NOT FOR CLINICAL USE" in data[:80]
+        mesh = trimesh.load(tmp_path / "r" / name)
+        assert mesh.is_watertight and mesh.is_winding_consistent and mesh.volume > 0, name
+        meshes[name] = mesh
+    lesion_ml = np.count_nonzero(labels == 2) * voxel_ml
+    assert abs(meshes["lesion.stl"].volume / 1000 / lesion_ml - 1) < 0.03
+    # bone.stl is the bone's solid: its own label plus the lesion's part inside it.
+    bone_ml = meshes["bone.stl"].volume / 1000
+    assert np.count_nonzero(labels == 1) * voxel_ml * 0.97 < bone_ml < np.count_nonzero(labels > 0) * voxel_ml
+    # The resected segment ends exactly on the two osteotomy planes and reaches across them.
+    low, high = plan["osteotomies"]
+    v = meshes["resected_segment.stl"].vertices
+    for cut, side in ((low, -1), (high, 1)):
+        n, p = np.array(cut["normal"]), np.array(cut["point"])
+        d = (v - p) @ n
+        assert (d * side).max() < 1e-3  # nothing beyond the plane
+        on_plane = np.abs(d) < 1e-3
+        assert on_plane.sum() > 20  # a cut face lies on it
+    length = (np.array(high["point"]) - np.array(low["point"])) @ np.array(plan["bone"]["axis"]["direction"])
+    assert abs(length - plan["resection_length_mm"]) < 0.5
