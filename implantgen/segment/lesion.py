@@ -235,8 +235,11 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     allowed = sol & ~_between(lo_nb, hi_nb, mid_lo, mid_hi)
     mask = _refine(chosen.mask, hs, allowed, lesion_hu, neighbours)
     if chosen.type == "lytic":
-        ext, note = soft_tissue_extension(hu, sol, mask, lesion_hu, spacing_kji, criteria.extension_mm)
-        mask |= ext
+        # Only around the lesion: the distance maps of the whole bone's box are costly.
+        near = bbox(mask, pad)
+        ext, note = soft_tissue_extension(hu[near], sol[near], mask[near], lesion_hu, spacing_kji,
+                                          criteria.extension_mm)
+        mask[near] |= ext
         if note:
             warnings.append(note)
     full = np.zeros(volume.shape, dtype=bool)
