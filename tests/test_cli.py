@@ -125,3 +125,20 @@ def test_plan_surfaces_are_closed_outward_and_cut_on_the_planes(tmp_path, run_cl
         assert on_plane.sum() > 20  # a cut face lies on it
     length = (np.array(high["point"]) - np.array(low["point"])) @ np.array(plan["bone"]["axis"]["direction"])
     assert abs(length - plan["resection_length_mm"]) < 0.5
+
+
+def test_lesion_mask_from_elsewhere_replaces_detection(tmp_path, run_cli):
+    run_cli("phantom", tmp_path / "case", *PLAN_ARGS, "--lesion-center-mm", "-10")
+    truth = json.loads((tmp_path / "case" / "truth.json").read_text())
+    labels = sitk.ReadImage(str(tmp_path / "case" / "truth_labels.nrrd"))
+    # Written as NIfTI with the y axis flipped, as other tools do: it must still land right.
+    lesion = sitk.Flip(sitk.Cast(labels == 2, sitk.sitkUInt8), [False, True, False])
+    sitk.WriteImage(lesion, str(tmp_path / "lesion.nii.gz"))
+    code, _, err = run_cli("plan", tmp_path / "case", "--out", tmp_path / "r", "--lesion-mask",
+                           tmp_path / "lesion.nii.gz")
+    assert code == 0, err
+    plan = json.loads((tmp_path / "r" / "plan.json").read_text())
+    assert plan["lesion"]["source"] == "given mask" and plan["lesion"]["type"] == "lytic"
+    got = np.array(plan["lesion"]["extent_along_axis_mm"]) + (
+        (np.array(plan["bone"]["axis"]["point"]) - truth["bone"]["axis"]["point"]) @ np.array(truth["bone"]["axis"]["direction"]))
+    assert np.abs(got - truth["lesion"]["extent_along_axis_mm"]).max() < 1.5
