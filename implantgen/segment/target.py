@@ -146,6 +146,16 @@ def find_target(volume: Volume, bones: BoneSegmentation, *, lesion_mask: np.ndar
             f"No lesion found in the {searched} long bone(s) of this CT (the shafts were searched for "
             f"{criteria.describe()}; other bones are searched around a --lesion-seed X,Y,Z): give a "
             "seed or --lesion-mask FILE if there is a lesion.")
+    if seed is not None:
+        dist = [np.min(np.linalg.norm(voxel_points(volume, lesion.mask) - np.asarray(seed), axis=1))
+                for _, _, lesion, _ in found]
+        label, solid, lesion, long_bone = found[int(np.argmin(dist))]
+    else:
+        label, solid, lesion, long_bone = max(found, key=lambda f: (f[2].volume_ml, -f[0]))
+    others = [o for f in found if f[0] != label for o in [(f[2].type, round(f[2].volume_ml, 2))]]
+    if others:
+        lesion = Lesion(**{**lesion.__dict__, "other_candidates": lesion.other_candidates + others})
+    return _finish(volume, bones, label, solid, lesion, long_bone)
 
 
 def _finish(volume, bones, label, solid, lesion, long_bone) -> Target:
