@@ -69,7 +69,7 @@ def _check_options(margin_mm: float, lesion_mask, lesion_seed, pain) -> tuple | 
     if not np.isfinite(margin_mm) or margin_mm <= 0:
         raise InputError(f"The margin {margin_mm} mm is not a positive distance: give --margin-mm above 0, e.g. 20.")
     if lesion_mask is not None and not Path(lesion_mask).is_file():
-        raise InputError(f"The lesion mask {lesion_mask} does not exist: give a .nrrd, .nii or .nii.gz label map.")
+        raise InputError(f"The lesion mask {lesion_mask} does not exist: give a .nrrd, .nii, .nii.gz or DICOM-SEG file.")
     if pain is not None and pain not in PAIN_SCORES:
         raise InputError(f"The pain '{pain}' is not one of {', '.join(PAIN_SCORES)}: give one of them.")
     if lesion_seed is None:

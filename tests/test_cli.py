@@ -142,3 +142,34 @@ def test_lesion_mask_from_elsewhere_replaces_detection(tmp_path, run_cli):
     got = np.array(plan["lesion"]["extent_along_axis_mm"]) + (
         (np.array(plan["bone"]["axis"]["point"]) - truth["bone"]["axis"]["point"]) @ np.array(truth["bone"]["axis"]["direction"]))
     assert np.abs(got - truth["lesion"]["extent_along_axis_mm"]).max() < 1.5
+
+
+def test_lesion_mask_as_dicom_seg(tmp_path, run_cli):
+    import highdicom as hd
+    import pydicom
+
+    run_cli("phantom", tmp_path / "case", *PLAN_ARGS, "--lesion-center-mm", "8")
+    truth = json.loads((tmp_path / "case" / "truth.json").read_text())
+    files = sorted((tmp_path / "case" / "CT").iterdir())
+    sources = [pydicom.dcmread(f) for f in files]
+    sources.sort(key=lambda ds: float(ds.ImagePositionPatient[2]))
+    labels = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp_path / "case" / "truth_labels.nrrd")))
+    description = hd.seg.SegmentDescription(
+        segment_number=1, segment_label="metastasis",
+        segmented_property_category=hd.sr.CodedConcept("49755003", "SCT", "Morphologically Altered Structure"),
+        segmented_property_type=hd.sr.CodedConcept("108369006", "SCT", "Neoplasm"),
+        algorithm_type=hd.seg.SegmentAlgorithmTypeValues.MANUAL)
+    seg = hd.seg.Segmentation(
+        source_images=sources, pixel_array=(labels == 2).astype(np.uint8),
+        segmentation_type=hd.seg.SegmentationTypeValues.BINARY, segment_descriptions=[description],
+        series_instance_uid=hd.UID(), series_number=2, sop_instance_uid=hd.UID(), instance_number=1,
+        manufacturer="test", manufacturer_model_name="test", software_versions="1", device_serial_number="1")
+    seg.save_as(tmp_path / "lesion_seg.dcm")
+    code, _, err = run_cli("plan", tmp_path / "case", "--out", tmp_path / "r", "--lesion-mask",
+                           tmp_path / "lesion_seg.dcm")
+    assert code == 0, err
+    plan = json.loads((tmp_path / "r" / "plan.json").read_text())
+    assert plan["lesion"]["source"] == "given mask"
+    got = np.array(plan["lesion"]["extent_along_axis_mm"]) + (
+        (np.array(plan["bone"]["axis"]["point"]) - truth["bone"]["axis"]["point"]) @ np.array(truth["bone"]["axis"]["direction"]))
+    assert np.abs(got - truth["lesion"]["extent_along_axis_mm"]).max() < 1.5

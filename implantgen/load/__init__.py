@@ -18,6 +18,7 @@ from ..errors import InputError
 from ..records import SeriesSummary, Volume
 from .dicom_scan import FolderScan, SeriesGroup, scan_folder
 from .dicom_series import read_series
+from .seg_file import is_dicom_seg, read_dicom_seg
 from .volume_file import VOLUME_SUFFIXES, read_image, read_volume_file, volume_suffix
 
 __all__ = ["load_ct", "list_series", "load_label_map", "VOLUME_SUFFIXES"]
@@ -126,17 +127,20 @@ def list_series(path) -> list[SeriesSummary]:
 
 
 def load_label_map(path, reference: Volume) -> np.ndarray:
-    """A label map made elsewhere (NRRD, NIfTI, ...), resampled onto ``reference``'s grid.
+    """A label map made elsewhere (NRRD, NIfTI, DICOM-SEG), resampled onto ``reference``'s grid.
 
     Alignment is by physical coordinates (nearest neighbour), never by array index: label maps
     from other tools often store the axes in another order or flipped.
     """
     p = _existing(path)
-    if not p.is_file() or volume_suffix(p) is None:
+    if p.is_file() and volume_suffix(p) is None and is_dicom_seg(p):
+        labels = read_dicom_seg(p)
+    elif not p.is_file() or volume_suffix(p) is None:
         raise InputError(
-            f"{p} is not a label map file: give a .nrrd, .nii or .nii.gz label map."
+            f"{p} is not a label map file: give a .nrrd, .nii or .nii.gz label map or a DICOM-SEG file."
         )
-    labels = read_image(p)
+    else:
+        labels = read_image(p)
     if labels.GetPixelID() in (sitk.sitkFloat32, sitk.sitkFloat64):
         arr = sitk.GetArrayViewFromImage(labels)
         if not np.all(np.mod(arr, 1) == 0):
