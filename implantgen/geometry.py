@@ -61,3 +61,10 @@ def angle_deg(a, b) -> float:
     """Angle between two directions (0..180 degrees)."""
     c = float(np.clip(unit(a) @ unit(b), -1.0, 1.0))
     return float(np.degrees(np.arccos(c)))
+
+
+def filter_size(spacing_kji, width: int = 3) -> tuple[int, ...]:
+    """A filter footprint ``width`` voxels wide along the fine axes and 1 across thick slices,
+    where filtering would smear a structure's end into the next slice."""
+    spacing_kji = np.asarray(spacing_kji, dtype=float)
+    return tuple(width if sp <= 1.5 * spacing_kji.min() else 1 for sp in spacing_kji)

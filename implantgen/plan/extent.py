@@ -12,15 +12,14 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from ..geometry import bbox, footprint, voxel_points
+from ..geometry import bbox, filter_size, footprint, voxel_points
 from ..records import Volume
 
 _MIN_FRACTION = 0.25  # below this a voxel's value is as likely noise as lesion
 
 
 def _in_plane_median(hu: np.ndarray, spacing_kji: np.ndarray) -> np.ndarray:
-    size = tuple(3 if sp <= 1.5 * spacing_kji.min() else 1 for sp in spacing_kji)
-    return ndimage.median_filter(hu, size=size)
+    return ndimage.median_filter(hu, size=filter_size(spacing_kji))
 
 
 def _step_axis(volume: Volume, d: np.ndarray) -> tuple[int, int]:
@@ -78,7 +77,7 @@ def lesion_extent(volume: Volume, mask: np.ndarray, lesion_hu: float, normal_hu:
         frac = (hs - normal_hu) / contrast
         # Well past 1 is cortex next to the lesion, not lesion: no evidence of reach.  So is a
         # voxel with marrow and cortex around it: its value is their mixture, not lesion.
-        size = tuple(3 if sp <= 1.5 * volume.spacing.min() else 1 for sp in volume.spacing[::-1])
+        size = filter_size(volume.spacing[::-1])
         lo_nb, hi_nb = ndimage.minimum_filter(frac, size), ndimage.maximum_filter(frac, size)
         mixed = (lo_nb < 0.5) & (hi_nb > 1.5)
         frac = np.where((frac > 1.25) | mixed, 0.0, np.clip(frac, 0.0, 1.0))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
-from ..geometry import bbox
+from ..geometry import bbox, filter_size
 from ..records import Volume
 from .extension import soft_tissue_extension
 
@@ -172,7 +172,7 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
         return None
     hu = volume.array[roi].astype(np.float32)
     # Noise down, edges kept; not across thick slices, where it would smear a lesion's end.
-    hs = ndimage.median_filter(hu, size=tuple(3 if sp <= 1.5 * spacing_kji.min() else 1 for sp in spacing_kji))
+    hs = ndimage.median_filter(hu, size=filter_size(spacing_kji))
     sol = solid[roi]
     voxel_ml = float(np.prod(volume.spacing)) / 1000.0
     # A core is the conservative inside of a lesion: a third of the minimum size will do; with a
@@ -194,7 +194,7 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
         hi = min(hi, host_hu - _TRABECULAR_CONTRAST)
         lo = lo - 50.0
     # Marrow right next to a voxel, cortex within two voxels in-plane: a partial-volume mixture.
-    in_plane = tuple(5 if sp <= 1.5 * spacing_kji.min() else 1 for sp in spacing_kji)
+    in_plane = filter_size(spacing_kji, 5)
     lo_nb, hi_nb = ndimage.minimum_filter(hs, size=3), ndimage.maximum_filter(hs, size=in_plane)
     where = sol if search is None else sol & search[roi]
     lytic_core = where & (hs >= lo) & (hs <= hi) & ~_between(lo_nb, hi_nb, lo, bhi)
