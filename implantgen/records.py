@@ -82,8 +82,9 @@ class Volume:
     def physical_to_index(self, xyz) -> np.ndarray:
         """(N, 3) LPS mm -> (N, 3) continuous (i, j, k) indices."""
         xyz = np.asarray(xyz, dtype=float)
-        m = self.direction * self.spacing[None, :]
-        return np.linalg.solve(m, (xyz - self.origin).T).T
+        # One 3x3 inverse and a product: solve() with millions of right-hand sides is slow.
+        inv = np.linalg.inv(self.direction * self.spacing[None, :])
+        return (xyz - self.origin) @ inv.T
 
     def to_sitk(self):
         """The same volume as a SimpleITK image (shares no memory with the array)."""

@@ -77,3 +77,17 @@ def plan_dict(plan, target, mesh_checks: dict | None = None) -> dict:
         out["meshes"] = mesh_checks
     out["warnings"] = list(plan.warnings)
     return out
+
+
+def design_blocks(design) -> tuple[dict, dict]:
+    """plan.json's ``implant`` and ``plate`` blocks for an ``implantgen.design.Design``."""
+    implant = {
+        "length_mm": design.length_mm,
+        "volume_ml": float(design.implant.volume) / 1000.0,
+        "body": design.body_info,
+        "stems": [s.as_dict() for s in design.stems],
+        "screw_holes": [s.as_dict() for s in design.screws],
+        "frame": {"point": design.frame.point, "direction": design.frame.d},
+    }
+    plate = {**design.plate_info, "volume_ml": float(design.plate.volume) / 1000.0}
+    return implant, plate

@@ -2,7 +2,7 @@
 
 from .checks import mesh_report
 from .cut import keep_between_planes
-from .stl import write_stl
+from .stl import stl_bytes, write_stl
 from .surface import mask_surface
 
-__all__ = ["mask_surface", "keep_between_planes", "mesh_report", "write_stl"]
+__all__ = ["mask_surface", "keep_between_planes", "mesh_report", "stl_bytes", "write_stl"]

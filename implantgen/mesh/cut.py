@@ -7,17 +7,25 @@ import numpy as np
 import trimesh
 
 
+# Booleans can leave vertices a hair apart; STL stores float32 and readers merge equal
+# positions, so such pairs would turn into non-manifold edges.  Surfaces are simplified to this
+# tolerance (far below a printer's resolution) before they leave the kernel.
+TOLERANCE_MM = 1e-3
+
+
 def to_manifold(mesh: trimesh.Trimesh) -> manifold3d.Manifold:
-    m = manifold3d.Manifold(manifold3d.Mesh(vert_properties=np.asarray(mesh.vertices, np.float32),
-                                            tri_verts=np.asarray(mesh.faces, np.uint32)))
+    m = manifold3d.Manifold(manifold3d.Mesh64(vert_properties=np.array(mesh.vertices, dtype=np.float64, order="C"),
+                                              tri_verts=np.array(mesh.faces, dtype=np.uint64, order="C")))
     if m.status() != manifold3d.Error.NoError:
         raise ValueError(f"mesh is not a closed manifold ({m.status()})")
     return m
 
 
 def from_manifold(m: manifold3d.Manifold) -> trimesh.Trimesh:
-    out = m.to_mesh()
-    return trimesh.Trimesh(np.asarray(out.vert_properties)[:, :3], np.asarray(out.tri_verts), process=True)
+    """The solid as a trimesh, vertices as the kernel made them (no merging by distance)."""
+    out = m.simplify(TOLERANCE_MM).to_mesh64()
+    return trimesh.Trimesh(np.asarray(out.vert_properties)[:, :3], np.asarray(out.tri_verts, np.int64),
+                           process=False)
 
 
 def keep_between_planes(mesh: trimesh.Trimesh, low: tuple, high: tuple) -> trimesh.Trimesh:

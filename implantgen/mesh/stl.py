@@ -10,9 +10,12 @@ from trimesh.exchange.stl import export_stl
 HEADER = b"implantgen binary STL; units mm; frame DICOM LPS; NOT FOR CLINICAL USE"
 
 
-def write_stl(mesh: trimesh.Trimesh, path: Path) -> Path:
+def stl_bytes(mesh: trimesh.Trimesh) -> bytes:
     data = export_stl(mesh)
     # Never start with "solid": some readers then take a binary file for ASCII.
-    header = HEADER.ljust(80, b" ")[:80]
-    Path(path).write_bytes(header + data[80:])
+    return HEADER.ljust(80, b" ")[:80] + data[80:]
+
+
+def write_stl(mesh: trimesh.Trimesh, path: Path) -> Path:
+    Path(path).write_bytes(stl_bytes(mesh))
     return Path(path)

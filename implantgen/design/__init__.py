@@ -1,0 +1,136 @@
+"""Stage 4, design: the segmental prosthesis and the bridging plate for a resection plan.
+
+    design_implant(volume, target, plan, params) -> Design   (raises PlanNotFeasible)
+
+The prosthesis is the union of a body (the resected segment's restored outer shape, end faces
+on the osteotomy planes, collars seated on the cuts) and two stems into the remaining canals,
+with holes along every screw axis that crosses it.  The plate conforms to the bone on one side
+and carries at least 3 screws into each remaining bone end and more into the prosthesis.  All
+solids come from manifold3d, so each is one closed, outward, self-intersection-free body.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import trimesh
+
+from ..geometry import bbox, sub_volume
+from ..records import Volume
+from .body import body_solid, bone_profile
+from .params import DESIGN_SECTIONS, DesignParams, design_params
+from .plate import plate_grid, plate_solid, side_vector
+from .profile import Frame
+from .screws import Screw, positions, screw_length
+from .shapes import cylinder, difference, from_manifold, tube, union
+from .stem import Stem, cortex_threshold, design_stem, stem_solid_points
+
+__all__ = ["Design", "DesignParams", "DESIGN_SECTIONS", "design_params", "design_implant", "Stem", "Screw"]
+
+_PLATE_JOINT_CLEARANCE_MM = 10.0  # a plate stays off the last centimetre (the joint's cartilage)
+_STEM_SEGMENTS = 48
+
+
+@dataclass(frozen=True, eq=False)
+class Design:
+    implant: trimesh.Trimesh
+    plate: trimesh.Trimesh
+    frame: Frame  # the segment's centre line: low cut centre, towards the high cut
+    length_mm: float  # between the cut centres
+    stems: list[Stem]
+    screws: list[Screw]
+    plate_info: dict
+    body_info: dict
+    params: DesignParams
+    warnings: list[str] = field(default_factory=list)
+
+
+def _room(bone_left: float, cut_by_scan: bool) -> float:
+    return bone_left - (2.0 if cut_by_scan else _PLATE_JOINT_CLEARANCE_MM)
+
+
+def design_implant(volume: Volume, target, plan, params: DesignParams = DesignParams()) -> Design:
+    """Prosthesis and plate for ``plan`` (a ResectionPlan) of ``target``'s bone."""
+    low, high = plan.osteotomies
+    frame = Frame.along(low.point, high.point - low.point)
+    length = float(np.linalg.norm(high.point - low.point))
+    # Everything below works on the bone's box: same LPS geometry, a fraction of the voxels.
+    roi = bbox(target.solid | target.lesion.mask, 2)
+    volume, solid, lesion = sub_volume(volume, roi), target.solid[roi], target.lesion.mask[roi]
+    left = plan.feasibility.bone_left_mm
+    cut_by_scan = dict(zip(("low", "high"), target.axis.cut_by_scan))
+    warnings = []
+
+    sp, pp = params.screws, params.plate
+    end = 1.5 * sp.plate_hole_mm  # the hole's edge one diameter from the plate's end
+    spots = positions(length, _room(left["low"], cut_by_scan["low"]), _room(left["high"], cut_by_scan["high"]),
+                      sp, end)
+    plate_lo, plate_hi = spots[0][0] - end, spots[-1][0] + end
+    profile, rebuilt = bone_profile(volume, solid, lesion, frame, min(plate_lo, -2.0) - 2.0,
+                                    max(plate_hi, length + 2.0) + 2.0, params.body)
+
+    body = body_solid(profile, length, (low, high), params.body)
+    cortex_hu = cortex_threshold(volume, solid, params.stem)
+    reach = float(np.nanmax(profile.radii)) + 5.0
+    stems, parts = [], [body]
+    for cut, side in ((low, "low"), (high, "high")):
+        stem = design_stem(volume, solid, cut, side, left[side], cut_by_scan[side], cortex_hu, reach,
+                           params.stem)
+        stems.append(stem)
+        centres, radii = stem_solid_points(stem, cut.normal, side)
+        out_frame = Frame.along(cut.point, -cut.normal if side == "low" else cut.normal)
+        ring = np.linspace(0, 2 * np.pi, _STEM_SEGMENTS, endpoint=False)
+        parts.append(tube(centres, out_frame.rays(ring), np.repeat(radii[:, None], _STEM_SEGMENTS, 1)))
+        if stem.length_mm < params.stem.min_length_mm:
+            warnings.append(f"The {side} stem is {stem.length_mm:.0f} mm long ({stem.limited_by} limits it), "
+                            f"under the {params.stem.min_length_mm:g} mm that fixation usually needs.")
+
+    phi_vec, note = side_vector(pp.side, target.name, frame)
+    warnings += [note] if note else []
+    phi = frame.angle_of(phi_vec)
+    inner, outer, smoothed = plate_grid(profile, phi, plate_lo, plate_hi, pp)
+    screws = _screws(spots, frame, length, profile, smoothed, phi, stems, params)
+    implant = difference(union(parts), [cylinder(s.center, s.axis, s.drill_mm, 2 * reach + 20) for s in screws])
+    plate = plate_solid(inner, outer, screws, pp, sp)
+
+    plate_info = {"side": pp.side if isinstance(pp.side, str) else list(pp.side), "side_vector": phi_vec,
+                  "length_mm": float(plate_hi - plate_lo), "width_mm": pp.width_mm,
+                  "thickness_mm": pp.thickness_mm, "offset_from_bone_mm": pp.offset_mm,
+                  "holes": len(screws), "hole_diameter_mm": sp.plate_hole_mm,
+                  "holes_per_side": {k: sum(s.side == k for s in screws) for k in ("low", "body", "high")},
+                  "hole_spacing_mm": sp.spacing_mm, "end_distance_mm": end,
+                  "span_from_low_cut_mm": [float(plate_lo), float(plate_hi)]}
+    a, b = rebuilt.nonzero()[0][[0, -1]] if rebuilt.any() else (0, 0)
+    body_info = {"length_mm": length, "collar_mm": params.body.collar_mm,
+                 "rebuilt_from_healthy_bone_mm": ([float(profile.levels[a]), float(profile.levels[b])]
+                                                  if rebuilt.any() else None),
+                 "cortex_hu": round(cortex_hu, 1)}
+    for stem in stems:
+        wall = (stem.diameter_mm - sp.drill_mm) / 2
+        if any(s.through_stem and s.side == stem.side for s in screws) and wall < params.printing.min_wall_mm:
+            warnings.append(f"The {stem.side} stem ({stem.diameter_mm:g} mm) leaves {wall:.1f} mm beside its "
+                            "cross-screw holes, under the minimum wall.")
+    return Design(implant=from_manifold(implant), plate=from_manifold(plate), frame=frame, length_mm=length,
+                  stems=stems, screws=screws, plate_info=plate_info, body_info=body_info, params=params,
+                  warnings=warnings)
+
+
+def _screws(spots, frame: Frame, length: float, profile, smoothed, phi: float, stems,
+            params: DesignParams) -> list[Screw]:
+    """Screws at ``spots``, radial from the plate's side through the centre line."""
+    sp, pp = params.screws, params.plate
+    axis = -(np.cos(phi) * frame.e1 + np.sin(phi) * frame.e2)
+    stem_length = {s.side: s.length_mm for s in stems}
+    out = []
+    for s, side in spots:
+        near = float(smoothed.radius_at(s, phi)) + pp.offset_mm
+        far = float(profile.radius_at(s, phi + np.pi))
+        from_cut = -s if side == "low" else (s - length if side == "high" else None)
+        through = from_cut is not None and from_cut + sp.drill_mm / 2 <= stem_length[side]
+        out.append(Screw(position_mm=float(s), center=frame.point + s * frame.d, axis=axis,
+                         into="implant" if side == "body" else "bone", side=side, drill_mm=sp.drill_mm,
+                         plate_hole_mm=sp.plate_hole_mm,
+                         length_mm=screw_length(near + pp.thickness_mm + far, sp),
+                         plate_point=smoothed.point(s, phi, near), through_stem=bool(through)))
+    return out
