@@ -215,3 +215,72 @@ def test_design_is_deterministic():
     assert np.array_equal(a.implant.vertices, b.implant.vertices)
     assert np.array_equal(a.implant.faces, b.implant.faces)
     assert np.array_equal(a.plate.vertices, b.plate.vertices)
+
+
+def _two_femurs():
+    """A right femur with a 40 mm lytic lesion and, mirrored beside it, a left femur whose
+    cortex carries a 2 mm ridge at the lesion's levels (its lesion lies elsewhere)."""
+    from implantgen.geometry import voxel_points
+    from implantgen.records import Volume
+    from implantgen.segment import segment_bones
+
+    a = femur_phantom(FemurSpec(**GRID, lesion_length_mm=40.0, lesion_center_mm=0.0))
+    b = femur_phantom(FemurSpec(**GRID, lesion_length_mm=15.0, lesion_center_mm=-50.0, seed=3))
+    point, d = _truth_axis(b)
+    hu = b.volume.array.copy()
+    near = np.ones(hu.shape, bool)
+    pts = voxel_points(b.volume, near).reshape(hu.shape + (3,))
+    rel = pts - point
+    s = rel @ d
+    radial = rel - s[..., None] * d
+    r = np.linalg.norm(radial, axis=-1)
+    ridge_dir = np.array([np.cos(np.radians(200)), np.sin(np.radians(200)), 0.0])
+    cosang = (radial @ ridge_dir) / np.maximum(r, 1e-6)
+    ridge = (np.abs(s) < 8.0) & (r > 12.5) & (r < 15.0) & (cosang > np.cos(np.radians(25)))
+    hu[ridge] = 1450
+    both = Volume(np.concatenate([a.volume.array, hu[:, :, ::-1]], axis=2), a.volume.spacing,
+                  a.volume.origin, a.volume.direction)
+    bones = segment_bones(both)
+    return a, both, bones, ridge_dir
+
+
+def test_mirrored_other_side_gives_the_shape_over_the_lesion():
+    a, both, bones, ridge_dir = _two_femurs()
+    names = sorted(bones.names.values())
+    assert "femur_left" in names and "femur_right" in names, names
+    lesion_centre = np.array(a.truth["lesion"]["center"])
+    target = find_target(both, bones, seed=lesion_centre)
+    assert target.name == "femur_right"
+    plan = make_plan(both, target, 20.0)
+    point, d = _truth_axis(a)
+
+    def radius_towards_ridge(design):
+        v = np.asarray(design.implant.vertices)
+        s, r = _radial(v, point, d)
+        radial = (v - point) - np.outer(s, d)
+        cosang = (radial @ ridge_dir) / np.maximum(r, 1e-6)
+        pick = (np.abs(s) < 4.0) & (cosang > np.cos(np.radians(8))) & (r > 10.0)
+        assert pick.sum() > 3
+        return float(np.median(r[pick]))
+
+    mirrored = design_implant(both, target, plan, design_params({"body": {"mirror": True}}), bones)
+    plain = design_implant(both, target, plan, design_params(None), bones)
+    assert "mirrored femur_left" in mirrored.body_info["shape_over_lesion"]
+    assert radius_towards_ridge(plain) == pytest.approx(13.0, abs=0.4)
+    assert radius_towards_ridge(mirrored) == pytest.approx(15.0, abs=0.6)
+    # Away from the ridge, the mirrored shape is the same healthy shaft.
+    v = np.asarray(mirrored.implant.vertices)
+    s, r = _radial(v, point, d)
+    radial = (v - point) - np.outer(s, d)
+    away = (np.abs(s) < 15) & (r > 10.0) & ((radial @ ridge_dir) < 0)
+    assert np.abs(r[away] - 13.0).max() < 0.6
+
+
+def test_mirror_without_a_contralateral_bone_says_so():
+    case, target, plan = _RUNS.get("tilt15") or (designed("tilt15") and _RUNS["tilt15"])
+    from implantgen.segment import segment_bones
+
+    design = design_implant(case.volume, target, plan, design_params({"body": {"mirror": True}}),
+                            segment_bones(case.volume))
+    assert any("No contralateral bone" in w for w in design.warnings)
+    assert design.body_info["shape_over_lesion"].startswith("interpolated")

@@ -17,8 +17,9 @@ import numpy as np
 import trimesh
 
 from ..geometry import bbox, sub_volume
-from ..records import Volume
+from ..records import BoneSegmentation, Volume
 from .body import body_solid, bone_profile
+from .mirror import mirrored_radii
 from .params import DESIGN_SECTIONS, DesignParams, design_params
 from .plate import plate_grid, plate_solid, side_vector
 from .profile import Frame
@@ -50,10 +51,22 @@ def _room(bone_left: float, cut_by_scan: bool) -> float:
     return bone_left - (2.0 if cut_by_scan else _PLATE_JOINT_CLEARANCE_MM)
 
 
-def design_implant(volume: Volume, target, plan, params: DesignParams = DesignParams()) -> Design:
-    """Prosthesis and plate for ``plan`` (a ResectionPlan) of ``target``'s bone."""
+def design_implant(volume: Volume, target, plan, params: DesignParams = DesignParams(),
+                   bones: BoneSegmentation | None = None) -> Design:
+    """Prosthesis and plate for ``plan`` (a ResectionPlan) of ``target``'s bone.
+
+    ``bones`` (all the CT's bones) is needed only for ``body.mirror``: the other side's bone.
+    """
     low, high = plan.osteotomies
     frame = Frame.along(low.point, high.point - low.point)
+    mirror, mirrored = None, {}
+    if params.body.mirror and bones is not None:
+        full = volume
+
+        def mirror(levels, theta, reach):  # needs the whole CT: the other bone lies outside the box
+            radii, mirrored["note"] = mirrored_radii(full, bones, target.name, frame, levels, theta, reach)
+            mirrored["used"] = radii is not None
+            return radii, mirrored["note"]
     length = float(np.linalg.norm(high.point - low.point))
     # Everything below works on the bone's box: same LPS geometry, a fraction of the voxels.
     roi = bbox(target.solid | target.lesion.mask, 2)
@@ -67,8 +80,13 @@ def design_implant(volume: Volume, target, plan, params: DesignParams = DesignPa
     spots = positions(length, _room(left["low"], cut_by_scan["low"]), _room(left["high"], cut_by_scan["high"]),
                       sp, end)
     plate_lo, plate_hi = spots[0][0] - end, spots[-1][0] + end
-    profile, rebuilt = bone_profile(volume, solid, lesion, frame, min(plate_lo, -2.0) - 2.0,
-                                    max(plate_hi, length + 2.0) + 2.0, params.body)
+    profile, rebuilt, shape_note = bone_profile(volume, solid, lesion, frame, min(plate_lo, -2.0) - 2.0,
+                                                max(plate_hi, length + 2.0) + 2.0, params.body, mirror)
+    if params.body.mirror and bones is None:
+        warnings.append("The mirrored other side was asked for, but no bone segmentation was given to "
+                        "find it: the shape over the lesion comes from the healthy bone on both sides.")
+    elif params.body.mirror and not mirrored.get("used"):
+        warnings.append(shape_note)
 
     body = body_solid(profile, length, (low, high), params.body)
     cortex_hu = cortex_threshold(volume, solid, params.stem)
@@ -103,6 +121,8 @@ def design_implant(volume: Volume, target, plan, params: DesignParams = DesignPa
                   "span_from_low_cut_mm": [float(plate_lo), float(plate_hi)]}
     a, b = rebuilt.nonzero()[0][[0, -1]] if rebuilt.any() else (0, 0)
     body_info = {"length_mm": length, "collar_mm": params.body.collar_mm,
+                 "shape_over_lesion": (shape_note if mirrored.get("used")
+                                       else "interpolated from the healthy bone on both sides"),
                  "rebuilt_from_healthy_bone_mm": ([float(profile.levels[a]), float(profile.levels[b])]
                                                   if rebuilt.any() else None),
                  "cortex_hu": round(cortex_hu, 1)}

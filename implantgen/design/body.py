@@ -15,6 +15,7 @@ import numpy as np
 
 from ..geometry import footprint, voxel_points
 from ..records import Volume
+from .mirror import blend
 from .params import BodyParams
 from .profile import Frame, Profile, angles, fill_levels, outer_radii, periosteal_radii, smooth
 from .shapes import tube
@@ -42,11 +43,17 @@ def max_radius(volume: Volume, solid: np.ndarray, frame: Frame, lo: float, hi: f
 
 
 def bone_profile(volume: Volume, solid: np.ndarray, lesion: np.ndarray, frame: Frame,
-                 lo: float, hi: float, p: BodyParams) -> tuple[Profile, np.ndarray]:
-    """The restored outline between levels ``lo`` and ``hi``, and which levels were rebuilt."""
+                 lo: float, hi: float, p: BodyParams, mirror=None) -> tuple[Profile, np.ndarray, str | None]:
+    """The restored outline between levels ``lo`` and ``hi``, which levels were rebuilt, and a
+    note on where their shape came from.
+
+    ``mirror``, if given, is called with (levels, angles, max radius) and returns the other
+    side's radii on them and a note, or (None, note) when it cannot.
+    """
     levels = np.arange(lo, hi + p.level_mm / 2, p.level_mm)
     theta = angles(p.angles)
-    radii = outer_radii(volume, solid, frame, levels, theta, max_radius(volume, solid, frame, lo, hi))
+    reach = max_radius(volume, solid, frame, lo, hi)
+    radii = outer_radii(volume, solid, frame, levels, theta, reach)
     radii = periosteal_radii(volume, frame, levels, theta, radii)
     missing = ~np.all(np.isfinite(radii), axis=1)
     if missing.any():  # the screw layout keeps clear of the bone's ends, so this is a bug
@@ -56,7 +63,12 @@ def bone_profile(volume: Volume, solid: np.ndarray, lesion: np.ndarray, frame: F
     radii = smooth(radii, footprint(volume, frame.d) / p.level_mm, 1.0)
     a, b = lesion_span(volume, lesion, frame)
     rebuilt = (levels >= a - p.restore_pad_mm) & (levels <= b + p.restore_pad_mm)
-    return Profile(frame, levels, theta, fill_levels(radii, levels, rebuilt)), rebuilt
+    restored, note = fill_levels(radii, levels, rebuilt), None
+    if mirror is not None:
+        other, note = mirror(levels, theta, reach + 10.0)
+        if other is not None:
+            restored = blend(restored, smooth(other, footprint(volume, frame.d) / p.level_mm, 1.0), levels, rebuilt)
+    return Profile(frame, levels, theta, restored), rebuilt, note
 
 
 def body_solid(profile: Profile, length_mm: float, cuts, p: BodyParams) -> manifold3d.Manifold:

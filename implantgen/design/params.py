@@ -20,6 +20,7 @@ class BodyParams:
     restore_pad_mm: float = 2.0  # levels this close to the lesion are rebuilt from healthy bone
     angles: int = 72  # samples around the bone's outline
     level_mm: float = 1.0  # spacing of cross-sections along the axis
+    mirror: bool = False  # take the shape over the lesion from the mirrored other side, if scanned
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,8 @@ def _section(name: str, cls, values: dict):
         default = getattr(cls(), key)
         if isinstance(value, list):
             value = tuple(value)
+        if isinstance(default, bool) and not isinstance(value, bool):
+            raise InputError(f"The config's {name}.{key} = {value!r} must be true or false.")
         if isinstance(default, (int, float)) and not isinstance(default, bool) and default is not None:
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
                 raise InputError(f"The config's {name}.{key} = {value!r} is not a positive number: fix it.")
