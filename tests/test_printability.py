@@ -136,6 +136,12 @@ def test_one_flipped_face_fails_oriented():
     assert any("consistently oriented" in f for f in r["failures"])
 
 
+def test_empty_mesh_fails_plainly():
+    r = printability(trimesh.Trimesh())
+    assert r["failures"] == ["The mesh has no triangles."] and not r["passed"]
+    json.dumps(r)
+
+
 def test_two_separate_bodies():
     pair = trimesh.util.concatenate([box((10, 10, 10)), box((10, 10, 10), centre=(30, 0, 0))])
     r = printability(pair)

@@ -154,8 +154,9 @@ def candidate_frames(surf: Surface) -> list[np.ndarray]:
     same mesh always gives the same list.
     """
     area = surf.areas
-    centre = surf.vertices[surf.faces].mean(axis=1)
-    mean = (area[:, None] * centre).sum(0) / max(area.sum(), 1e-300)
+    v, f = surf.vertices, surf.faces
+    centre = (v[f[:, 0]] + v[f[:, 1]] + v[f[:, 2]]) / 3.0
+    mean = area @ centre / max(area.sum(), 1e-300)
     d = centre - mean
     cov = (area[:, None] * d).T @ d
     _, vecs = np.linalg.eigh(cov)
@@ -183,12 +184,14 @@ def overhang_areas(surf: Surface, ups, overhang_deg: float = 45.0) -> np.ndarray
     PLATE_TOLERANCE_MM of the lowest point) are left out.
     """
     ups = np.atleast_2d(np.asarray(ups, dtype=float))
-    down = surf.normals @ -ups.T > np.sin(np.radians(overhang_deg))  # cos(90 - overhang_deg)
-    height = surf.vertices @ ups.T
+    # One row per direction (contiguous rows make the per-direction work cheap).
+    down = (-ups @ surf.normals.T) > np.sin(np.radians(overhang_deg))  # cos(90 - overhang_deg)
+    height = ups @ surf.vertices.T
     areas = np.zeros(len(ups))
     for k in range(len(ups)):
-        face = np.flatnonzero(down[:, k])
-        on_plate = np.all(height[surf.faces[face], k] <= height[:, k].min() + PLATE_TOLERANCE_MM, axis=1)
+        face = np.flatnonzero(down[k])
+        low = height[k] <= height[k].min() + PLATE_TOLERANCE_MM
+        on_plate = low[surf.faces[face]].all(axis=1)
         areas[k] = surf.areas[face[~on_plate]].sum()
     return areas
 
@@ -254,6 +257,8 @@ def best_orientation(surf: Surface, overhang_deg: float, build_volume_mm) -> dic
 
 def failures(r: dict, inside_out: bool) -> list[str]:
     """One plain sentence per failed check."""
+    if r["triangles"] == 0:
+        return ["The mesh has no triangles."]
     out = []
     if not r["closed"]:
         out.append(f"The surface is not closed: {r['open_edges']} edges are not shared by exactly two triangles.")

@@ -286,32 +286,41 @@ def _separated(pts: _Points, f: np.ndarray, g: np.ndarray) -> np.ndarray:
     """
     x = pts.xyz
     ref = x[f[:, 0]]
-    # Coordinate columns, relative to f's first corner: a[i][c] is corner i, coordinate c.
-    a = [tuple(x[f[:, i], c] - ref[:, c] for c in range(3)) for i in range(3)]
-    b = [tuple(x[g[:, i], c] - ref[:, c] for c in range(3)) for i in range(3)]
-    ea = [tuple(a[(i + 1) % 3][c] - a[i][c] for c in range(3)) for i in range(3)]
-    eb = [tuple(b[(i + 1) % 3][c] - b[i][c] for c in range(3)) for i in range(3)]
-    na, nb = _cross(ea[0], ea[1]), _cross(eb[0], eb[1])
-    axes = [lambda: na, lambda: nb]
-    axes += [lambda i=i: _cross(na, ea[i]) for i in range(3)] + [lambda i=i: _cross(nb, eb[i]) for i in range(3)]
-    axes += [lambda i=i, j=j: _cross(ea[i], eb[j]) for i in range(3) for j in range(3)]
+    # Coordinate columns relative to f's first corner: corners of f (3 x 3), then of g.
+    cols = [x[t[:, i], c] - ref[:, c] for t in (f, g) for i in range(3) for c in range(3)]
+    # Relative coordinates and dot products each err by a few eps of sum_k |d_k| |L_k|, which
+    # is at most max_k |L_k| times the largest 1-norm of a corner.
+    reach = np.max([abs(cols[3 * p]) + abs(cols[3 * p + 1]) + abs(cols[3 * p + 2]) for p in range(6)], axis=0)
+    rows = np.arange(len(f))
     apart = np.zeros(len(f), dtype=bool)
-    live = np.arange(len(f))
-    for axis in axes:
-        axis_all = axis()
-        axis = tuple(c[live] for c in axis_all)
-        mag = tuple(np.abs(c) for c in axis)
-        pa = [_dot(axis, tuple(c[live] for c in p)) for p in a]
-        pb = [_dot(axis, tuple(c[live] for c in p)) for p in b]
-        size = np.maximum.reduce([_dot(mag, tuple(np.abs(c[live]) for c in p)) for p in a + b])
+    for k in range(17):
+        corner = [tuple(cols[3 * p + c] for c in range(3)) for p in range(6)]
+        axis = _separating_axis(k, corner[:3], corner[3:])
+        pa = [_dot(axis, p) for p in corner[:3]]
+        pb = [_dot(axis, p) for p in corner[3:]]
         gap = np.maximum(np.minimum.reduce(pb) - np.maximum.reduce(pa), np.minimum.reduce(pa) - np.maximum.reduce(pb))
-        # Relative coordinates and dot products each err by a few eps of sum |d_k||L_k|.
+        size = np.maximum.reduce([abs(c) for c in axis]) * reach
         done = gap > 16.0 * _EPS * size
-        apart[live[done]] = True
-        live = live[~done]
-        if not live.size:
+        apart[rows[done]] = True
+        keep = ~done
+        rows, reach = rows[keep], reach[keep]
+        cols = [c[keep] for c in cols]
+        if not rows.size:
             break
     return apart
+
+
+def _separating_axis(k: int, a, b):
+    """Axis k of 17 for triangles a and b (corners as coordinate-column triples)."""
+    ea = [tuple(a[(i + 1) % 3][c] - a[i][c] for c in range(3)) for i in range(3)]
+    eb = [tuple(b[(i + 1) % 3][c] - b[i][c] for c in range(3)) for i in range(3)]
+    if k < 2:
+        e = ea if k == 0 else eb
+        return _cross(e[0], e[1])
+    if k < 8:  # a normal crossed with one of its triangle's edges: in-plane separation
+        e = ea if k < 5 else eb
+        return _cross(_cross(e[0], e[1]), e[(k - 2) % 3])
+    return _cross(ea[(k - 8) // 3], eb[(k - 8) % 3])
 
 
 def _embedded_fans(pts: _Points, faces: np.ndarray, bad_vertex: np.ndarray) -> np.ndarray:
@@ -419,22 +428,24 @@ def intersecting_pairs(vertices, faces) -> np.ndarray:
     pairs = keep[_candidate_pairs(unique[merged[keep]])]
     # All faces, degenerate ones too: a ring with one cannot be certified.
     fan_ok = _embedded_fans(pts, merged, _bad_vertices(merged, len(unique)))
-    f, g = merged[pairs[:, 0]], merged[pairs[:, 1]]
-    in_g = np.zeros(f.shape, dtype=bool)  # vertex k of f is a vertex of g
-    for k in range(3):
-        fk = f[:, k]
-        in_g[:, k] = (fk == g[:, 0]) | (fk == g[:, 1]) | (fk == g[:, 2])
-    shared = in_g.sum(axis=1)
+    # Contiguous columns and 1-D gathers: this runs on every candidate pair.
+    cols = [np.ascontiguousarray(merged[:, k]) for k in range(3)]
+    pi, pj = np.ascontiguousarray(pairs[:, 0]), np.ascontiguousarray(pairs[:, 1])
+    fc, gc = [c[pi] for c in cols], [c[pj] for c in cols]
+    in_g = [(fk == gc[0]) | (fk == gc[1]) | (fk == gc[2]) for fk in fc]  # vertex k of f is one of g's
+    shared = in_g[0].astype(np.int8) + in_g[1] + in_g[2]
     # Neighbours round a certified vertex ring meet only where they should.
-    certified = ((in_g & fan_ok[f]).sum(axis=1) > 0) & (shared > 0) & (shared < 3)
+    certified = (in_g[0] & fan_ok[fc[0]]) | (in_g[1] & fan_ok[fc[1]]) | (in_g[2] & fan_ok[fc[2]])
+    certified &= shared < 3
     hit = shared == 3  # the same triangle twice
-    rows = np.flatnonzero((shared == 0))
+    rows = np.flatnonzero(shared == 0)
     if rows.size:
-        rows = rows[~_separated(pts, f[rows], g[rows])]
-        hit[rows] = _disjoint_pairs(pts, f[rows], g[rows])
+        f, g = np.column_stack([c[rows] for c in fc]), np.column_stack([c[rows] for c in gc])
+        live = ~_separated(pts, f, g)
+        hit[rows[live]] = _disjoint_pairs(pts, f[live], g[live])
     for count, test in ((1, _vertex_sharing_pairs), (2, _edge_sharing_pairs)):
         rows = np.flatnonzero((shared == count) & ~certified)
         if rows.size:
-            fr, gr = f[rows], g[rows]
-            hit[rows] = test(pts, fr, gr, fr[:, :, None] == gr[:, None, :])
+            f, g = np.column_stack([c[rows] for c in fc]), np.column_stack([c[rows] for c in gc])
+            hit[rows] = test(pts, f, g, f[:, :, None] == g[:, None, :])
     return pairs[hit]
