@@ -31,9 +31,6 @@ CASES = {
     "fine-slices": dict(size=150, pixel_mm=0.95, slices=200, slice_mm=1.25, bone_length_mm=236.0,
                         tilt_deg=15.0, lesion_length_mm=35.0, lesion_center_mm=2.2),
 }
-# Issue 3 asks Dice >= 0.85 everywhere; on these 1.3 x 2.5 mm voxels two cases fall short so
-# far (measured: 15 mm lesion 0.80, blastic 0.85-): their floor here guards what is reached.
-MIN_DICE = {"short-15": 0.78, "blastic": 0.82}
 _RUNS = {}
 
 
@@ -58,7 +55,7 @@ def test_lesion_found_with_its_extent(name):
     truth = case.truth
     assert target.name == "femur_right"
     assert target.lesion.type == truth["lesion"]["type"]
-    assert _dice(target.lesion.mask, case.labels == 2) >= MIN_DICE.get(name, 0.85)
+    assert _dice(target.lesion.mask, case.labels == 2) >= 0.85  # issue 3's target, every case
     # Extent along the truth axis, from the truth point: both ends within 1 mm.
     axis = truth["bone"]["axis"]
     from implantgen.plan.extent import lesion_extent
