@@ -76,7 +76,8 @@ def _cmd_plan(args) -> int:
     config = _read_config(args.config)
     result = plan_case(args.series, args.out, margin_mm=args.margin_mm, series_uid=args.series_uid,
                        lesion_mask=args.lesion_mask, lesion_seed=seed, pain=args.pain,
-                       bones_file=args.bones, bone_names=args.bone_names, config=config)
+                       bones_file=args.bones, bone_names=args.bone_names, config=config,
+                       strict=args.strict)
     log.info("wrote %s", result.out_dir)
     return 0
 
@@ -159,7 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--lesion-seed", metavar="X,Y,Z", help="a point in the lesion, patient mm (LPS)")
     s.add_argument("--pain", choices=["mild", "moderate", "functional"],
                    help="the patient's pain, for Mirels' score (the CT cannot tell; default: not scored)")
-    s.add_argument("--config", metavar="FILE", help="design parameters (TOML)")
+    s.add_argument("--config", metavar="FILE", help="design parameters (TOML; see the README)")
+    s.add_argument("--strict", action="store_true",
+                   help="a failed printability check is an error (default: a warning in the plan)")
     _bones_options(s)
     s.set_defaults(func=_cmd_plan)
 

@@ -1,6 +1,6 @@
 """The one place that knows the order of the stages.
 
-    load -> segment -> plan -> (design: not yet in this version) -> export
+    load -> segment -> plan -> design -> export
 
 Each stage is a function on plain records; this module only calls them in order, times them,
 and writes the output folder atomically.  The CLI is a thin layer over ``plan_case`` and
@@ -16,10 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, PlanNotFeasible
 from .export import build_manifest, pixel_hash, write_json
 from .export.case_files import segmentation_labels, write_label_map, write_surfaces
-from .export.plan_json import plan_dict
+from .design import DESIGN_SECTIONS, Design, design_implant, design_params
+from .export.design_files import write_design
+from .export.plan_json import design_blocks, plan_dict
 from .load import load_ct, load_label_map
 from .outdir import atomic_output_dir, check_output_dir
 from .plan import FeasibilityLimits, ResectionPlan, make_plan
@@ -32,9 +34,7 @@ from .segment.target import Target, find_target
 
 log = logging.getLogger("implantgen")
 
-_MISSING_STAGES = ("design",)
-_DESIGN_MISSING = ("Implant and plate design are not available in this version: this plan holds "
-                   "the segmentation and the resection, no implant.")
+_CONFIG_SECTIONS = ("lesion", "feasibility") + DESIGN_SECTIONS
 
 
 @dataclass
@@ -50,6 +50,7 @@ class CaseResult:
     bones: BoneSegmentation | None = None
     target: Target | None = None
     resection: ResectionPlan | None = None
+    design: Design | None = None
 
 
 class _Stages:
@@ -101,6 +102,13 @@ def _load(series, series_uid, seed, lesion_mask):
     return volume, mask
 
 
+def _check_config(config: dict | None) -> None:
+    unknown = sorted(set(config or {}) - set(_CONFIG_SECTIONS))
+    if unknown:
+        raise InputError(f"The config has unknown section(s) [{'], ['.join(unknown)}]: known are "
+                         f"[{'], ['.join(_CONFIG_SECTIONS)}] (see the README).")
+
+
 def _criteria(config: dict | None) -> LesionCriteria:
     c = (config or {}).get("lesion", {})
     return LesionCriteria(**{k: tuple(v) if isinstance(v, list) else v for k, v in c.items()})
@@ -120,18 +128,22 @@ def _bones(volume: Volume, bones_file, bone_names) -> BoneSegmentation:
 
 def plan_case(series, out, *, margin_mm: float = 20.0, series_uid: str | None = None,
               lesion_mask=None, lesion_seed=None, pain: str | None = None,
-              bones_file=None, bone_names=None, config: dict | None = None) -> CaseResult:
+              bones_file=None, bone_names=None, config: dict | None = None,
+              strict: bool = False) -> CaseResult:
     """Run the pipeline on a CT series and write its output folder ``out``.
 
     Returns a CaseResult; raises InputError (bad input) or PlanNotFeasible with one plain
-    sentence.  On any error ``out`` is left as it was.
+    sentence.  With ``strict``, a failed printability check is such an error too.  On any
+    error ``out`` is left as it was.
     """
     seed = _check_options(margin_mm, lesion_mask, lesion_seed, pain)
     check_output_dir(out)
+    _check_config(config)
     try:
         criteria, limits = _criteria(config), _limits(config)
     except TypeError as exc:
         raise InputError(f"The config has an unknown setting ({exc}): see the README for the keys.") from None
+    params = design_params(config)
     stages = _Stages()
 
     volume, mask = stages.run("load", _load, series, series_uid, seed, lesion_mask)
@@ -147,7 +159,13 @@ def plan_case(series, out, *, margin_mm: float = 20.0, series_uid: str | None = 
     log.info("plan: osteotomies %.1f mm apart at a %g mm margin (%.1f s)", resection.resection_length_mm,
              margin_mm, stages.seconds["plan"])
 
-    warnings = list(volume.warnings) + list(bones.warnings) + list(resection.warnings) + [_DESIGN_MISSING]
+    design = stages.run("design", design_implant, volume, target, resection, params, bones)
+    log.info("design: %.0f mm prosthesis with %s stems, %.0f mm plate with %d holes (%.1f s)",
+             design.length_mm, " and ".join(f"{s.diameter_mm:g} x {s.length_mm:.0f} mm" for s in design.stems),
+             design.plate_info["length_mm"], design.plate_info["holes"], stages.seconds["design"])
+
+    warnings = (list(volume.warnings) + list(bones.warnings) + list(resection.warnings)
+                + list(design.warnings))
     if bones.has_metal:
         warnings.append("Metal was found on this CT (an implant?): it is marked as metal, not bone; "
                         "streak artefacts near it lower the accuracy there.")
@@ -155,36 +173,42 @@ def plan_case(series, out, *, margin_mm: float = 20.0, series_uid: str | None = 
                   "lesion_mask_given": lesion_mask is not None, "lesion_seed": seed, "pain": pain,
                   "bones": bones.method,
                   "lesion_criteria": criteria.__dict__, "feasibility_limits": limits.__dict__,
-                  "config": config or {}}
-    done = {name: "done" for name in ("load", "segment", "plan")}
+                  "design": params.as_dict(), "strict": strict, "config": config or {}}
+    done = {name: "done" for name in ("load", "segment", "plan", "design")}
     with atomic_output_dir(out) as tmp:
         t0 = time.perf_counter()
         labels = segmentation_labels(bones.labels, target.solid, target.lesion.mask)
         write_label_map(labels, volume, tmp / "segmentation.nrrd")
         checks = write_surfaces(tmp, volume, target.solid, target.lesion.mask, resection.osteotomies)
+        printing = write_design(tmp, design, params.printing)
+        failures = [f"{name}: {f}" for name, r in printing.items() for f in r.get("failures", [])]
+        if failures and strict:
+            raise PlanNotFeasible(f"The printability check failed ({'; '.join(failures)}) and --strict "
+                                  "was given: change the design parameters or drop --strict.")
+        warnings += [f"Printability: {f}" for f in failures]
         plan = plan_dict(resection, target, checks)
+        plan["implant"], plan["plate"] = design_blocks(design)
+        plan["printability"] = printing
         plan["warnings"] = warnings
         write_json(tmp / "plan.json", plan)
         manifest = build_manifest(tmp, parameters=parameters, input_summary=s.as_dict(),
-                                  input_hash=pixel_hash(volume),
-                                  stages={**done, **{n: "not available in this version" for n in _MISSING_STAGES},
-                                          "export": "done"})
+                                  input_hash=pixel_hash(volume), stages={**done, "export": "done"})
         write_json(tmp / "manifest.json", manifest)
         stages.seconds["export"] = round(time.perf_counter() - t0, 3)
     for w in warnings:
         log.warning(w)
     return CaseResult(out_dir=Path(out), summary=s, plan=plan, stage_seconds=stages.seconds,
-                      warnings=warnings, volume=volume, bones=bones, target=target, resection=resection)
+                      warnings=warnings, volume=volume, bones=bones, target=target, resection=resection,
+                      design=design)
 
 
 def segment_case(series, out, *, series_uid: str | None = None, lesion_seed=None,
                  bones_file=None, bone_names=None, config: dict | None = None) -> CaseResult:
     """Segment bones (and a lesion where one is found); write bones.nrrd, bones.json and, with a
     lesion, segmentation.nrrd."""
-    from .errors import PlanNotFeasible
-
     seed = _check_options(20.0, None, lesion_seed, None)
     check_output_dir(out)
+    _check_config(config)
     stages = _Stages()
     volume, _ = stages.run("load", _load, series, series_uid, seed, None)
     bones = stages.run("segment", _bones, volume, bones_file, bone_names)

@@ -16,6 +16,7 @@ import pytest
 from implantgen.design import design_implant, design_params
 from implantgen.design.shapes import cylinder, to_manifold
 from implantgen.errors import InputError, PlanNotFeasible
+from implantgen.mesh.selfintersect import intersecting_pairs
 from implantgen.phantom import FemurSpec, femur_phantom
 from implantgen.plan import make_plan
 from implantgen.segment import segment_bones
@@ -66,6 +67,7 @@ def test_solids_are_single_closed_outward_bodies(name):
         assert mesh.volume > 0
         assert len(mesh.split(only_watertight=False)) == 1
         to_manifold(mesh)  # the kernel accepts it as a closed manifold
+        assert len(intersecting_pairs(np.asarray(mesh.vertices), np.asarray(mesh.faces))) == 0
 
 
 @pytest.mark.parametrize("name", list(CASES))

@@ -69,6 +69,11 @@ def cylinder(point, axis, diameter: float, length: float, segments: int = 32) ->
     """A round bar of ``diameter`` along ``axis``, centred on ``point``, ``length`` long."""
     z = unit(axis)
     x, y = perpendicular_frame(z)
+    # Turn the facets half a step: otherwise two of its edges lie in the plane that holds the
+    # bone's axis and the screw's, where the plate and body have vertex lines too, and the
+    # boolean leaves slivers a hair apart there.
+    a = np.pi / segments
+    x, y = np.cos(a) * x + np.sin(a) * y, np.cos(a) * y - np.sin(a) * x
     c = manifold3d.Manifold.cylinder(float(length), float(diameter) / 2, float(diameter) / 2, segments, True)
     m = np.column_stack([x, y, z, np.asarray(point, float)])  # 3x4: columns are the new axes
     return c.transform(m)
