@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import SimpleITK as sitk
 
 from implantgen import load_ct
@@ -48,12 +49,13 @@ def test_plan_is_atomic_deterministic_and_replaces_its_own_result(tmp_path, run_
     out1, out2 = tmp_path / "r1", tmp_path / "r2"
     assert run_cli("plan", tmp_path / "case", "--out", out1)[0] == 0
     assert run_cli("plan", tmp_path / "case", "--out", out2, "--quiet")[0] == 0
-    files = ("plan.json", "manifest.json", "segmentation.nrrd", "bone.stl", "lesion.stl", "resected_segment.stl")
+    files = ("plan.json", "manifest.json", "segmentation.nrrd", "bone.stl", "lesion.stl", "resected_segment.stl",
+             "implant.stl", "plate.stl", "implant.3mf")
     for name in files:
         assert (out1 / name).read_bytes() == (out2 / name).read_bytes(), name
     plan = json.loads((out1 / "plan.json").read_text())
     assert plan["schema"] == "implantgen.plan/1" and plan["units"] == "mm" and plan["frame"] == "LPS"
-    assert plan["margin_mm"] == 20.0 and any("not available in this version" in w for w in plan["warnings"])
+    assert plan["margin_mm"] == 20.0 and plan["implant"]["volume_ml"] > 0 and plan["plate"]["holes"] >= 7
     assert plan["bone"]["name"] == "femur_right" and plan["lesion"]["type"] == "lytic"
     assert len(plan["osteotomies"]) == 2 and plan["resection_length_mm"] > 60
     manifest = json.loads((out1 / "manifest.json").read_text())
@@ -116,13 +118,15 @@ def test_plan_surfaces_are_closed_outward_and_cut_on_the_planes(tmp_path, run_cl
     assert np.count_nonzero(labels == 1) * voxel_ml * 0.97 < bone_ml < np.count_nonzero(labels > 0) * voxel_ml
     # The resected segment ends exactly on the two osteotomy planes and reaches across them.
     low, high = plan["osteotomies"]
-    v = meshes["resected_segment.stl"].vertices
+    segment = meshes["resected_segment.stl"]
+    v = segment.vertices
     for cut, side in ((low, -1), (high, 1)):
         n, p = np.array(cut["normal"]), np.array(cut["point"])
         d = (v - p) @ n
         assert (d * side).max() < 1e-3  # nothing beyond the plane
-        on_plane = np.abs(d) < 1e-3
-        assert on_plane.sum() > 20  # a cut face lies on it
+        # A cut face lies on it, as large as the shaft's cross-section (radius 13 mm).
+        on_plane = np.all(np.abs(d[segment.faces]) < 1e-3, axis=1)
+        assert segment.area_faces[on_plane].sum() == pytest.approx(np.pi * 13.0 ** 2, rel=0.1)
     length = (np.array(high["point"]) - np.array(low["point"])) @ np.array(plan["bone"]["axis"]["direction"])
     assert abs(length - plan["resection_length_mm"]) < 0.5
 
