@@ -12,7 +12,7 @@ from scipy.optimize import linprog
 
 from implantgen.mesh.cut import from_manifold, to_manifold
 from implantgen.mesh.printability import overhang_area, printability
-from implantgen.mesh.selfintersect import intersecting_pairs
+from implantgen.mesh.selfintersect import _candidate_pairs, intersecting_pairs, penetration_depths
 
 
 def box(size, centre=(0.0, 0.0, 0.0)) -> trimesh.Trimesh:
@@ -40,7 +40,7 @@ def cylinder(radius, height, segments=64) -> trimesh.Trimesh:
 def test_box_passes_with_exact_figures():
     r = printability(box((10, 20, 30)))
     assert r["closed"] and r["oriented"] and r["outward"]
-    assert r["bodies"] == 1 and r["voids"] == 0 and r["self_intersections"] == 0
+    assert r["bodies"] == 1 and r["voids"] == 0 and r["self_intersections"] == r["self_contacts"] == 0
     assert r["volume_ml"] == pytest.approx(6.0)
     # Rays cross the box along x, y or z: 10, 20 or 30 mm, never less near the 90-degree edges.
     assert r["thinnest_wall_mm"] == pytest.approx(10.0, abs=1e-6)
@@ -162,6 +162,23 @@ def test_overlapping_boxes_intersect():
 def test_boxes_touching_face_to_face_count_as_meeting():
     pair = trimesh.util.concatenate([box((10, 10, 10)), box((10, 10, 10), centre=(10, 3, 0))])
     assert len(intersecting_pairs(pair.vertices, pair.faces)) > 0
+    r = printability(pair)
+    assert r["self_intersections"] == 0 and r["self_contacts"] > 0  # a touch has no depth
+    assert r["bodies"] == 2 and not r["passed"]
+
+
+@pytest.mark.parametrize("overlap, crossing", [(1e-5, False), (0.5, True)])
+def test_kernel_tolerance_overlap_is_a_contact(overlap, crossing):
+    # Box b reaches `overlap` mm into box a, offset sideways so that faces cross (not coplanar).
+    a, b = box((10, 10, 10)), box((10, 10, 10), centre=(10 - overlap, 1.0, 2.0))
+    pair = trimesh.util.concatenate([a, b])
+    meeting = intersecting_pairs(pair.vertices, pair.faces)
+    assert len(meeting) > 0  # exactly, they do meet
+    depth = penetration_depths(pair.vertices, pair.faces, meeting)
+    assert depth.max() == pytest.approx(overlap, rel=1e-3)
+    r = printability(pair)
+    assert (r["self_intersections"] > 0) == crossing
+    assert r["self_intersections"] + r["self_contacts"] == len(meeting)
 
 
 def test_sphere_with_a_vertex_pushed_through_intersects():
@@ -179,6 +196,21 @@ def test_sphere_with_a_vertex_pushed_through_intersects():
 def test_manifold_boolean_result_is_clean():
     part = difference(union(cylinder(10, 40), box((30, 8, 8))), cylinder(2, 60))
     assert len(intersecting_pairs(part.vertices, part.faces)) == 0
+
+
+def test_broad_phase_finds_every_overlapping_pair():
+    """Triangles of very different sizes (long slivers of a CAD-like part, a fine sphere): the
+    size-class search must return exactly the pairs whose bounding boxes overlap."""
+    part = difference(union(cylinder(10, 80, segments=96), box((40, 6, 6))), cylinder(2, 100, segments=24))
+    sphere = trimesh.creation.icosphere(subdivisions=4, radius=6)
+    sphere.apply_translation((0, 0, 30))
+    mesh = trimesh.util.concatenate([part, sphere])
+    tri = mesh.vertices[mesh.faces]
+    lo, hi = tri.min(axis=1), tri.max(axis=1)
+    i, j = np.triu_indices(len(tri), 1)
+    brute = np.all((lo[i] <= hi[j]) & (lo[j] <= hi[i]), axis=1)
+    expected = set(zip(i[brute].tolist(), j[brute].tolist()))
+    assert {tuple(p) for p in _candidate_pairs(tri).tolist()} == expected
 
 
 def _meet_reference(a: np.ndarray, b: np.ndarray) -> bool:

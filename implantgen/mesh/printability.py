@@ -1,6 +1,6 @@
 """Can this surface be printed?  One JSON-able report of the checks a print bureau makes.
 
-Topology (closed, consistently and outward oriented, one body, no self-intersection), volume,
+Topology (closed, consistently and outward oriented, one body, no void, no self-intersection), volume,
 thinnest wall (ray casting, see ``wallthickness``), screw-hole diameters, and a print orientation:
 the candidate build direction with the least overhang that fits the printer.  Numbers from
 ../shared/docs/domain.md: walls >= 0.8 mm for tall walls (0.4 mm for porous struts), overhangs
@@ -17,10 +17,14 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import ConvexHull, QhullError
 
-from .selfintersect import edge_pairs, intersecting_pairs
+from .selfintersect import edge_pairs, intersecting_pairs, penetration_depths
 from .wallthickness import wall_thickness
 
 PLATE_TOLERANCE_MM = 0.01  # a face this close to the lowest point lies on the build plate
+# Triangles meeting less deeply than this are a contact, not a self-intersection: boolean kernels
+# leave such overlaps within their tolerance (manifold3d simplifies to 1e-3 mm here), and a
+# powder-bed printer resolves ~30 um layers with a ~70 um spot.
+CONTACT_DEPTH_MM = 0.01
 ROTATION_STEP_DEG = 1.0  # turns about the build axis tried when fitting the bed
 
 
@@ -51,7 +55,17 @@ def printability(
     hole_diameters_mm=(),
     min_hole_mm: float = 1.0,
 ) -> dict:
-    """Printability report of ``mesh`` (mm, patient LPS frame): checks, figures, passed, failures."""
+    """Printability report of ``mesh`` (mm, patient LPS frame): checks, figures, passed, failures.
+
+    Keys: closed, open_edges, oriented, outward, bodies (shells enclosing material), voids
+    (sealed cavities), self_intersections (pairs of triangles crossing deeper than
+    CONTACT_DEPTH_MM), self_contacts (pairs meeting less deeply: touches, kernel tolerance),
+    triangles, volume_ml; thinnest_wall_mm, thin_wall_share (share of the surface area whose wall
+    is under min_wall_mm), min_wall_mm, wall_samples, wall_measured; holes [{diameter_mm, ok}],
+    min_hole_mm; build_direction (unit, mesh frame), overhang_area_mm2, overhang_deg,
+    bed_x_direction, extent_mm (along bed x, y and the build direction), fits_build_volume,
+    build_volume_mm; failures (one sentence each), passed.
+    """
     surf = Surface.of(mesh)
     vertices, faces = surf.vertices, surf.faces
     topo = topology(faces, len(vertices))
@@ -64,7 +78,8 @@ def printability(
     inside_out = bool(topo["closed"] and topo["oriented"] and volume < 0)
     if inside_out:  # measure walls and overhangs as if turned right side out
         surf = surf._replace(normals=-surf.normals)
-    crossings = int(len(intersecting_pairs(vertices, faces)))
+    meeting = intersecting_pairs(vertices, faces)
+    deep = penetration_depths(vertices, faces, meeting) > CONTACT_DEPTH_MM
     wall = wall_thickness(surf.vertices, surf.faces, surf.normals, surf.areas)
     orient = best_orientation(surf, overhang_deg, build_volume_mm)
     report = {
@@ -74,7 +89,8 @@ def printability(
         "outward": outward,
         "bodies": bodies,
         "voids": voids,
-        "self_intersections": crossings,
+        "self_intersections": int(deep.sum()),
+        "self_contacts": int((~deep).sum()),
         "triangles": int(len(faces)),
         "volume_ml": None if volume is None else round(volume / 1000.0, 4),
         **wall_summary(wall["thickness"], min_wall_mm),
@@ -273,7 +289,8 @@ def failures(r: dict, inside_out: bool) -> list[str]:
     if r["voids"]:
         out.append(f"The part has {r['voids']} sealed internal void(s): unfused powder or resin would stay trapped.")
     if r["self_intersections"]:
-        out.append(f"The surface intersects itself ({r['self_intersections']} pairs of triangles meet).")
+        out.append(f"The surface intersects itself ({r['self_intersections']} pairs of triangles cross "
+                   f"more than {CONTACT_DEPTH_MM:g} mm deep).")
     if r["thinnest_wall_mm"] is None:
         out.append("The wall thickness could not be measured.")
     elif r["thinnest_wall_mm"] < r["min_wall_mm"]:

@@ -4,7 +4,12 @@ Two triangles intersect when they share a point other than the vertices and edge
 the mesh (touching counts: a slicer cannot tell a touch from a crossing either).  Geometric
 predicates are exact on the stored coordinates: each sign is computed in float64 with
 Shewchuk's error bound, and only the undecided ones (coplanar or nearly so) are recomputed with
-Python integers.  The broad phase pairs triangles whose bounding spheres meet (scipy KD-tree).
+Python integers.  The broad phase pairs triangles whose bounding spheres meet (scipy KD-tree);
+float tests with proven rounding margins (a separating axis, a vertex ring that cannot fold)
+settle nearly all pairs before any exact predicate runs.
+
+An exact test also finds what a boolean kernel leaves within its tolerance (manifold3d's
+results are only epsilon-valid): ``penetration_depths`` says how deep each meeting goes.
 """
 
 from __future__ import annotations
@@ -226,42 +231,32 @@ def _edge_sharing_pairs(pts, f, g, eq) -> np.ndarray:
     return hit
 
 
-def _ball_pairs(tree: cKDTree, query: np.ndarray, centre: np.ndarray, radius: np.ndarray) -> np.ndarray:
-    """Pairs (query index, tree point) within each query's radius, as an array."""
-    near = tree.query_ball_point(centre[query], radius)
-    counts = np.array([len(x) for x in near], dtype=np.int64)
-    found = np.concatenate([np.asarray(x, dtype=np.int64) for x in near]) if counts.sum() else np.empty(0, np.int64)
-    return np.column_stack([np.repeat(query, counts), found])
-
-
 def _candidate_pairs(tri: np.ndarray) -> np.ndarray:
-    """Pairs (i < j) of triangles whose bounding boxes overlap (closed)."""
+    """Pairs (i < j) of triangles whose bounding boxes overlap (closed).
+
+    Boxes are wrapped in spheres; overlapping boxes have overlapping spheres.  Triangles are
+    sorted into size classes (radius within a factor of two) so that each class pair is searched
+    with its own radius: one radius for all would make the many small triangles of a CAD-like
+    mesh search as far as its few large ones.
+    """
     n = len(tri)
     if n < 2:
         return np.empty((0, 2), dtype=np.int64)
     lo, hi = tri.min(axis=1), tri.max(axis=1)
-    # Spheres round the boxes (overlapping boxes have overlapping spheres), never too small.
     centre = (lo + hi) / 2
-    radius = np.linalg.norm(hi - lo, axis=1) / 2 * (1 + 1e-9) + 1e-12
-    # Most triangles are alike in size: one fixed-radius query among them; the few large ones
-    # apart, unless they are hardly larger (then one query for all is faster).
-    small_r = float(np.quantile(radius, 0.99))
-    if radius.max() <= 1.25 * small_r:
-        small_r = float(radius.max())
-    tree = cKDTree(centre, leafsize=12, balanced_tree=False, compact_nodes=False)  # fastest here
-    pairs = [tree.query_pairs(2 * small_r, output_type="ndarray").reshape(-1, 2)]
-    big = np.flatnonzero(radius > small_r)
-    if big.size:
-        # Only pairs the first query cannot have found (centres over 2 * small_r apart), each once.
-        extra = _ball_pairs(tree, big, centre, radius[big] + small_r)
-        extra = extra[radius[extra[:, 1]] <= small_r]
-        big_big = _ball_pairs(cKDTree(centre[big]), big, centre, radius[big] + radius[big].max())
-        big_big[:, 1] = big[big_big[:, 1]]
-        extra = np.concatenate([extra, big_big[big_big[:, 1] > big_big[:, 0]]])
-        far = np.linalg.norm(centre[extra[:, 0]] - centre[extra[:, 1]], axis=1) > 2 * small_r
-        pairs.append(np.sort(extra[far], axis=1))  # query_pairs gives i < j already
+    radius = np.linalg.norm(hi - lo, axis=1) / 2 * (1 + 1e-9) + 1e-12  # never too small
+    size_class = np.clip(np.floor(np.log2(radius / np.median(radius))), -2, 12).astype(np.int64)
+    groups = [np.flatnonzero(size_class == c) for c in np.unique(size_class)]
+    trees = [cKDTree(centre[g], leafsize=12, balanced_tree=False, compact_nodes=False) for g in groups]
+    reach = [float(radius[g].max()) for g in groups]
+    pairs = []
+    for a, (ga, ta) in enumerate(zip(groups, trees)):
+        pairs.append(ga[ta.query_pairs(2 * reach[a], output_type="ndarray").reshape(-1, 2)])
+        for b in range(a + 1, len(groups)):
+            near = ta.sparse_distance_matrix(trees[b], reach[a] + reach[b], output_type="ndarray")
+            pairs.append(np.column_stack([ga[near["i"]], groups[b][near["j"]]]))
     pairs = np.concatenate(pairs).astype(np.int64)
-    i, j = pairs[:, 0].copy(), pairs[:, 1].copy()
+    i, j = np.minimum(pairs[:, 0], pairs[:, 1]), np.maximum(pairs[:, 0], pairs[:, 1])
     for c in range(3):  # one axis at a time, on the pairs still overlapping: cheap gathers
         lo_c, hi_c = lo[:, c].copy(), hi[:, c].copy()
         keep = (lo_c[i] <= hi_c[j]) & (lo_c[j] <= hi_c[i])
@@ -449,3 +444,31 @@ def intersecting_pairs(vertices, faces) -> np.ndarray:
             f, g = np.column_stack([c[rows] for c in fc]), np.column_stack([c[rows] for c in gc])
             hit[rows] = test(pts, f, g, f[:, :, None] == g[:, None, :])
     return pairs[hit]
+
+
+def penetration_depths(vertices, faces, pairs) -> np.ndarray:
+    """How far (mm) one triangle of each pair must move to clear the other (0 for a touch).
+
+    The least overlap of the two triangles' shadows over the separating-axis candidates (both
+    normals, normals crossed with edges, edge crossed with edge): the penetration depth of two
+    convex sets.  A measure, not a predicate: plain floats.
+    """
+    v = np.asarray(vertices, dtype=np.float64)
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    if not len(pairs):
+        return np.zeros(0)
+    f, g = np.asarray(faces)[pairs[:, 0]], np.asarray(faces)[pairs[:, 1]]
+    ref = v[f[:, 0]]
+    a = [tuple(v[f[:, i], c] - ref[:, c] for c in range(3)) for i in range(3)]
+    b = [tuple(v[g[:, i], c] - ref[:, c] for c in range(3)) for i in range(3)]
+    axes = [_separating_axis(k, a, b) for k in range(17)]
+    lengths = np.array([np.sqrt(_dot(x, x)) for x in axes])  # (17, m)
+    usable = lengths > 1e-9 * lengths.max(axis=0)  # parallel edges give no direction
+    depth = np.full(len(pairs), np.inf)
+    for axis, length, ok in zip(axes, lengths, usable):
+        pa = [_dot(axis, p) for p in a]
+        pb = [_dot(axis, p) for p in b]
+        shift = np.minimum(np.maximum.reduce(pb) - np.minimum.reduce(pa), np.maximum.reduce(pa) - np.minimum.reduce(pb))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            depth = np.where(ok, np.minimum(depth, np.maximum(shift, 0.0) / length), depth)
+    return np.where(np.isfinite(depth), depth, 0.0)
