@@ -79,7 +79,7 @@ def _entry(name: str) -> zipfile.ZipInfo:
 
 def _metadata(given: dict[str, str]) -> dict[str, str]:
     meta = {"Title": "implantgen output", "CreationDate": DEFAULT_CREATION_DATE}
-    meta.update({str(k): str(v) for k, v in given.items()})
+    meta.update({str(k): str(v) for k, v in (given or {}).items()})
     meta["Application"] = f"implantgen {__version__}"
     description = meta.get("Description", "").strip()
     if NOT_CLINICAL not in description:
