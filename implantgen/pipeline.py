@@ -18,7 +18,7 @@ import numpy as np
 
 from .errors import InputError, PlanNotFeasible
 from .export import build_manifest, pixel_hash, write_json
-from .export.case_files import segmentation_labels, write_label_map, write_surfaces
+from .export.case_files import segmentation_labels, write_ct_crop, write_label_map, write_surfaces
 from .design import DESIGN_SECTIONS, Design, design_implant, design_params
 from .export.design_files import write_design
 from .export.plan_json import design_blocks, plan_dict
@@ -179,6 +179,7 @@ def plan_case(series, out, *, margin_mm: float = 20.0, series_uid: str | None = 
         t0 = time.perf_counter()
         labels = segmentation_labels(bones.labels, target.solid, target.lesion.mask)
         write_label_map(labels, volume, tmp / "segmentation.nrrd")
+        write_ct_crop(volume, target.solid, tmp / "ct.nrrd")
         checks = write_surfaces(tmp, volume, target.solid, target.lesion.mask, resection.osteotomies)
         printing = write_design(tmp, design, params.printing)
         failures = [f"{name}: {f}" for name, r in printing.items() for f in r.get("failures", [])]

@@ -24,6 +24,21 @@ def write_label_map(labels: np.ndarray, volume: Volume, path: Path) -> None:
     sitk.WriteImage(img, str(path), useCompression=True)
 
 
+def write_ct_crop(volume: Volume, mask: np.ndarray, path: Path, pad_mm: float = 25.0) -> None:
+    """The CT's HU around ``mask`` (its box grown by ``pad_mm``), placed in patient space, for the
+    viewer and the report: pixels and geometry only, no DICOM fields, so no patient data."""
+    from ..geometry import bbox, sub_volume
+
+    pad = tuple(int(np.ceil(pad_mm / s)) for s in volume.spacing[::-1])
+    crop = sub_volume(volume, bbox(mask, pad))
+    hu = np.clip(np.rint(crop.array), -32768, 32767).astype(np.int16)  # whole HU are enough to view
+    img = sitk.GetImageFromArray(np.ascontiguousarray(hu))
+    img.SetSpacing(tuple(float(s) for s in crop.spacing))
+    img.SetOrigin(tuple(float(o) for o in crop.origin))
+    img.SetDirection(tuple(float(d) for d in crop.direction.ravel()))
+    sitk.WriteImage(img, str(path), useCompression=True)
+
+
 def segmentation_labels(bone_labels: np.ndarray, target_solid: np.ndarray, lesion: np.ndarray) -> np.ndarray:
     out = np.zeros(bone_labels.shape, dtype=np.uint8)
     out[bone_labels > 0] = OTHER_BONE

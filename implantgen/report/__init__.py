@@ -1,0 +1,5 @@
+"""Stage 6, report: what was planned, in pictures and numbers (report.html), from the case folder."""
+
+from .scene import CaseScene, Layer, case_scene, read_plan
+
+__all__ = ["CaseScene", "Layer", "case_scene", "read_plan"]
