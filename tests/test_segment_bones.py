@@ -199,3 +199,29 @@ def test_no_body_no_bone():
     air = Volume(np.full((6, 32, 32), -1000, dtype=np.int16), (1.0, 1.0, 2.0), (0.0, 0.0, 0.0), np.eye(3))
     seg = segment_bones(air)
     assert seg.names == {} and not np.any(seg.labels) and seg.metal is None and seg.warnings
+
+
+def _disc(n, r, centre):
+    jj, ii = np.mgrid[:n, :n]
+    return np.hypot(jj - centre[0], ii - centre[1]) <= r
+
+
+def test_broken_ring_rebuilt_to_its_round_outline():
+    from skimage.morphology import convex_hull_image
+
+    from implantgen.segment.long_bone import rebuild_break
+
+    # A shaft's cross-section, 1 mm pixels: a cortex ring 4 mm thick, broken over 100 degrees.
+    bone = _disc(48, 16, (24, 24))
+    cortex = bone & ~_disc(48, 12, (24, 24))
+    jj, ii = np.mgrid[:48, :48]
+    gap = np.abs(np.degrees(np.arctan2(jj - 24, ii - 24))) < 50
+    section = convex_hull_image(bone & ~(gap & cortex))
+    out = rebuild_break(section, cortex & ~gap, np.array([1.0, 1.0]))
+    assert np.count_nonzero(bone & ~section) > 40  # the hull's chord leaves the arc out
+    # Rebuilt: the whole arc, and nothing a pixel beyond it (the hull has its own corners).
+    assert np.count_nonzero(bone & ~out) <= 3
+    assert not np.any(out & ~(section | _disc(48, 17, (24, 24))))
+    # A flat, half-moon section has straight hull sides too, but no round outline to restore.
+    moon = bone & (jj < 24)
+    assert np.array_equal(rebuild_break(moon, moon & ~_disc(48, 12, (24, 24)), np.array([1.0, 1.0])), moon)

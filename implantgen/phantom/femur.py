@@ -4,7 +4,10 @@ Every tissue is an analytic solid in patient millimetres (LPS).  Each voxel's HU
 solids evaluated at the voxel centre, with a partial-volume ramp one voxel footprint wide across
 each surface (the footprint is the voxel box projected on the surface normal, so thick slices
 blur surfaces that cross them obliquely), then an in-plane Gaussian PSF, then Gaussian noise.
-Labels are hard decisions at the voxel centres on the same solids, so the truth is exact.
+The lesion displaces only the tissue of the solid it grows in (bone or canal), so a voxel's HU
+holds the lesion's share and no trace of what it replaced.  Labels are hard decisions at the
+voxel centres on the same solids (the lesion: where it covers more than half the voxel), so
+the truth is exact.
 
 The bone axis frame: ``s`` is the position along the axis from the bone centre (positive =
 superior); angles around the axis are measured from the projection of LPS +x (the patient's
@@ -186,26 +189,29 @@ class _Geometry:
         return G / gn, g / gn
 
     def lesion(self, s, rvec, f):
-        """Partial coverage and hard inside-test of the lesion; f holds the bone's fields."""
+        """Partial coverage of the lesion's body (within the solid it grows in, the bone for a
+        lytic lesion and the canal for a blastic one), of its soft-tissue extension (outside
+        any solid; zero without one) and the hard inside-test of both together."""
+        extension = np.zeros_like(s)
         if self.spec.lesion_type == "lytic":
             offset = LYTIC_OFFSET * self.rc  # eccentric: breaks the cortex on its own side only
             a0 = SHAFT_RADIUS_MM + LYTIC_BREACH_MM - offset
             sd, n = self.lesion_body(s, rvec, offset, a0, LYTIC_LOBES, LYTIC_AXIAL)
-            cover = np.minimum(_coverage(sd, self.width(n)), f["cover_bone"])
+            body = np.minimum(_coverage(sd, self.width(n)), f["cover_bone"])
             inside = (sd < 0) & (f["sd_bone"] < 0)
             if self.spec.soft_tissue_extension:
                 coords = (s - self.sc, self.u @ rvec - SHAFT_RADIUS_MM, self.v @ rvec)
                 axes = (0.6 * self.h,) + EXTENSION_AXES_MM  # strictly within the axial extent
                 sd_e, n_e = _ellipsoid_sd(coords, axes, (self.d, self.u, self.v))
-                cover = np.maximum(cover, _coverage(sd_e, self.width(n_e)))
+                extension = _coverage(sd_e, self.width(n_e))
                 inside |= sd_e < 0
         else:
             offset = BLASTIC_OFFSET * self.rc  # reaches the endosteum on its side, stays inside
             sd, n = self.lesion_body(s, rvec, offset, self.rc - offset + 0.5, BLASTIC_LOBES,
                                      BLASTIC_AXIAL)
-            cover = np.minimum(_coverage(sd, self.width(n)), f["cover_canal"])
+            body = np.minimum(_coverage(sd, self.width(n)), f["cover_canal"])
             inside = (sd < 0) & (f["sd_canal"] < 0)
-        return cover, inside
+        return body, extension, inside
 
     def bone_fields(self, P: np.ndarray) -> dict:
         """Everything about the bone and lesion at points P (3, N)."""
@@ -216,11 +222,17 @@ class _Geometry:
         f["cover_bone"] = _coverage(f["sd_bone"], self.width(n))
         f["sd_canal"], n = self.solid_sd(s, rvec, rho, Ri, dRi, CORTEX_END_MM)
         f["cover_canal"] = _coverage(f["sd_canal"], self.width(n))
-        f["cover_lesion"], f["in_lesion"] = np.zeros_like(s), np.zeros(s.shape, dtype=bool)
+        for key in ("cover_body", "cover_extension"):
+            f[key] = np.zeros_like(s)
+        f["in_lesion"] = np.zeros(s.shape, dtype=bool)
         near = np.flatnonzero(np.abs(s - self.sc) < self.h + self.pad)
         if near.size:
             sub = {key: value[near] for key, value in f.items()}
-            f["cover_lesion"][near], f["in_lesion"][near] = self.lesion(s[near], rvec[:, near], sub)
+            body, extension, inside = self.lesion(s[near], rvec[:, near], sub)
+            f["cover_body"][near], f["cover_extension"][near], f["in_lesion"][near] = \
+                body, extension, inside
+        # The lesion's share of each voxel; the labels are exactly where it is over one half.
+        f["cover_lesion"] = np.maximum(f["cover_body"], f["cover_extension"])
         return f
 
 
@@ -308,8 +320,13 @@ def _tissue(geo: _Geometry, textures: dict, P: np.ndarray):
         marrow = marrow + TEXTURE_HU["trabecular"] * trab * textures["trabecular"](Pn)
         v = _mix(v, marrow, f["cover_canal"])
         kind = geo.spec.lesion_type
-        v = _mix(v, HU[kind] + TEXTURE_HU[kind] * textures["lesion"](Pn), f["cover_lesion"])
-        hu[near] = v
+        lesion = HU[kind] + TEXTURE_HU[kind] * textures["lesion"](Pn)
+        if kind == "lytic":  # grows in the bone: what it displaces is the bone's own mixture
+            share = np.clip(f["cover_canal"] / np.maximum(f["cover_bone"], 1e-9), 0.0, 1.0)
+            content = _mix(HU["cortex"], marrow, share)
+        else:  # grows in the canal: it displaces marrow
+            content = marrow
+        hu[near] = _paint_lesion(v, content, lesion, f["cover_body"], f["cover_extension"])
         labels[near] = np.where(f["in_lesion"], 2, np.where(f["sd_bone"] < 0, 1, 0))
     return hu, labels
 
@@ -348,6 +365,23 @@ def _coverage(sd: np.ndarray, width: np.ndarray) -> np.ndarray:
 
 def _mix(hu, value, cover):
     return hu + cover * (value - hu)
+
+
+def _paint_lesion(hu, content, lesion, body, extension):
+    """A voxel's HU with the lesion in it, its lesion share being max(body, extension).
+
+    The body grows inside a solid (bone or canal) and displaces only that solid's ``content``:
+    at the solid's surface a half-covered voxel is half lesion and half what lies outside the
+    solid.  Mixing the lesion over the voxel's already mixed value instead would keep part of
+    the displaced tissue (cortex at the endosteum or periosteum) in the voxel, and its HU would
+    disagree with the labels there.  The extension's surface is unrelated to the solids, so the
+    extension's extra share takes from the rest of the voxel in proportion.
+    """
+    hu = hu + body * (lesion - content)
+    rest_share = 1.0 - body
+    rest = (hu - body * lesion) / np.maximum(rest_share, 1e-9)  # HU of the non-body remainder
+    extra = np.maximum(extension - body, 0.0)
+    return hu + np.where(rest_share > 1e-9, extra * (lesion - rest), 0.0)
 
 
 def _validate(spec: FemurSpec) -> None:

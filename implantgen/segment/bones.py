@@ -108,9 +108,10 @@ def _bones(volume: Volume, box, body_x, mask, g, marrow, cortex_hu):
         lut[list(pieces)] = list(pieces.values())
         labels, feats = measured(lut[labels])
         names = name_bones(feats, body_x)
+    cortex = g > cortex_hu
     for f in feats:
         if is_long(f):
-            _close_long_bone(labels, f, volume)
+            _close_long_bone(labels, f, volume, cortex)
     return labels, names
 
 
@@ -165,13 +166,15 @@ def _affine(volume: Volume, box) -> np.ndarray:
     return a
 
 
-def _close_long_bone(labels: np.ndarray, f, volume: Volume) -> None:
-    """Close the cross-sections of long bone ``f`` (a lesion may have broken its cortex),
-    taking only voxels no other bone holds."""
+def _close_long_bone(labels: np.ndarray, f, volume: Volume, cortex: np.ndarray) -> None:
+    """Close the cross-sections of long bone ``f`` (a lesion may have broken its cortex: its
+    outline is rebuilt from the intact ``cortex`` around the break), taking only voxels no
+    other bone holds."""
     box = bbox(labels == f.label, 1)
     sub = labels[box]
     own = sub == f.label
-    closed = long_bone_solid(own, slicing_axis(volume, f.axis)) & ((sub == 0) | own)
+    closed = long_bone_solid(own, slicing_axis(volume, f.axis), own & cortex[box],
+                             volume.spacing[::-1]) & ((sub == 0) | own)
     sub[closed] = f.label
 
 

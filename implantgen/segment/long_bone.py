@@ -3,6 +3,12 @@
 Plain hole filling fails there: the marrow cavity opens through the break.  A diaphysis cut
 across its axis is convex, so each cross-section that holds one piece of bone is replaced by its
 convex hull; cross-sections with several pieces (near a joint) are only hole-filled.
+
+The hull only spans the break with a chord: the destroyed cortex between the chord and the
+bone's outline (a few millimetres deep for a quarter of the circumference) would be left out,
+and with it part of the lesion.  So, given the cortex, each one-piece cross-section's outline is
+followed around its centre: directions where the outline is not cortex are a break, and their
+outline is rebuilt from the intact cortex on both sides of it, radius interpolated by angle.
 """
 
 from __future__ import annotations
@@ -15,6 +21,14 @@ from ..records import Volume
 
 
 _MIN_PIECE_PX = 6
+_ANGLE_BINS = 72  # 5 degrees: about one pixel of a femoral shaft's outline per direction
+_CORTEX_DEPTH_MM = 1.0  # an intact outline has cortex within this of its edge (trimmed edges)
+_MIN_INTACT = 0.5  # share of directions with cortex: fewer and the section is no broken ring
+# A diaphysis cut across is round: its intact outline lies on a circle to within this spread of
+# radii (std / mean; an ellipse of axis ratio 1.3, a shaft cut 40 degrees off its axis, is
+# ~0.09).  A metaphysis or a flat piece of bone is not, and its hull's straight sides are no
+# break to rebuild.
+_MAX_ROUNDNESS = 0.12
 
 
 def slicing_axis(volume: Volume, direction) -> int:
@@ -23,9 +37,13 @@ def slicing_axis(volume: Volume, direction) -> int:
     return int(2 - np.argmax(cosines))
 
 
-def long_bone_solid(mask: np.ndarray, axis: int) -> np.ndarray:
-    """Fill ``mask`` cross-section by cross-section across array ``axis``."""
+def long_bone_solid(mask: np.ndarray, axis: int, cortex: np.ndarray | None = None,
+                    spacing_kji=None) -> np.ndarray:
+    """Fill ``mask`` cross-section by cross-section across array ``axis``; with ``cortex``
+    (bool, same grid) and the voxel size, rebuild the outline across cortical breaks too."""
     out = np.zeros_like(mask, dtype=bool)
+    if spacing_kji is not None:
+        pixel_mm = np.delete(np.asarray(spacing_kji, dtype=float), axis)
     for n in range(mask.shape[axis]):
         index = [slice(None)] * 3
         index[axis] = n
@@ -35,7 +53,87 @@ def long_bone_solid(mask: np.ndarray, axis: int) -> np.ndarray:
         labels, count = ndimage.label(section)
         sizes = np.bincount(labels.ravel())[1:]
         if np.count_nonzero(sizes >= _MIN_PIECE_PX) <= 1:  # specks of noise are not pieces
-            out[tuple(index)] = convex_hull_image(section)
+            hull = convex_hull_image(section)
+            if cortex is not None:
+                hull = rebuild_break(hull, cortex[tuple(index)], pixel_mm)
+            out[tuple(index)] = hull
         else:
             out[tuple(index)] = ndimage.binary_fill_holes(section)
     return out
+
+
+def rebuild_break(section: np.ndarray, cortex: np.ndarray, pixel_mm) -> np.ndarray:
+    """``section`` (a convex cross-section) grown out to the outline its intact cortex implies.
+
+    In polar coordinates around the section's centre, a direction is intact where cortex lies
+    within _CORTEX_DEPTH_MM of the outline; elsewhere the outline's radius is interpolated by
+    angle between the intact directions on both sides, which continues the bone's round
+    outline across a break where the hull draws a straight line.
+    """
+    pts = np.argwhere(section) * pixel_mm
+    centre = pts.mean(axis=0)
+    boundary = (section & ~ndimage.binary_erosion(section))[section]
+    for refit in (True, False):  # the centroid leans away from a break: refit on the intact
+        outline, intact, bins = _outline(pts, centre, cortex[section], pixel_mm)
+        rim = pts[boundary & intact[bins]]
+        if intact.all() or intact.mean() < _MIN_INTACT or len(rim) < 3:
+            return section
+        if refit:
+            centre = _circle_centre(rim)
+            radii = np.hypot(*(rim - centre).T)
+            if radii.std() > _MAX_ROUNDNESS * radii.mean():
+                return section
+    # Candidates: the pixels of the plane within reach of the intact outline.
+    reach = outline[intact].max()
+    lo = np.maximum(np.floor((centre - reach) / pixel_mm).astype(int), 0)
+    hi = np.minimum(np.ceil((centre + reach) / pixel_mm).astype(int) + 1, section.shape)
+    grid = np.stack(np.meshgrid(*(np.arange(a, b) for a, b in zip(lo, hi)), indexing="ij"), -1)
+    grid = grid.reshape(-1, 2)
+    rg, angle, bg = _polar(grid * pixel_mm - centre)
+    theta = (np.arange(_ANGLE_BINS) + 0.5) * (2 * np.pi / _ANGLE_BINS)
+    radius = np.interp(angle, theta[intact], outline[intact], period=2 * np.pi)
+    add = grid[~intact[bg] & (rg <= radius)]
+    if len(add) > 0.5 * section.sum():  # more than a break through half the circumference adds
+        return section
+    out = section.copy()
+    out[add[:, 0], add[:, 1]] = True
+    return out
+
+
+def _outline(pts: np.ndarray, centre, cortex: np.ndarray, pixel_mm):
+    """(outline radius per angle bin, bins with cortex at the outline, each point's bin) of a
+    section's points ``pts`` (N, 2 mm) around ``centre``; cortex: (N,) bool."""
+    r, _, bins = _polar(pts - centre)
+    raw = np.zeros(_ANGLE_BINS)
+    np.maximum.at(raw, bins, r)
+    edge = r >= raw[bins] - _CORTEX_DEPTH_MM
+    intact = np.zeros(_ANGLE_BINS, dtype=bool)
+    intact[bins[edge & cortex]] = True
+    # A bin narrower than a pixel of the outline often holds only pixels inside it: take the
+    # outline over neighbouring bins spanning about two pixels of arc.
+    arc = max(float(np.median(raw[raw > 0])), 1e-6) * 2 * np.pi / _ANGLE_BINS
+    width = int(np.ceil(2 * float(np.max(pixel_mm)) / arc)) | 1
+    width = min(width, _ANGLE_BINS // 4 | 1)
+    outline = ndimage.maximum_filter1d(raw, width, mode="wrap")
+    # Gaps narrower than that are bins between the outline's pixels, not a break: closed.  The
+    # cortex thins out obliquely into a break, and the hull's chord already starts in the bins
+    # at its edge: those are rebuilt too, from the intact bins beyond them (an erosion).
+    grow, shrink = ndimage.maximum_filter1d, ndimage.minimum_filter1d
+    closed = shrink(grow(intact.astype(np.uint8), width, mode="wrap"), width, mode="wrap")
+    intact = shrink(closed, width, mode="wrap") > 0
+    return outline, intact, bins
+
+
+def _circle_centre(pts: np.ndarray) -> np.ndarray:
+    """Least-squares circle centre through points (N, 2): linear in (centre, r^2 - |c|^2)."""
+    A = np.column_stack([2 * pts, np.ones(len(pts))])
+    sol = np.linalg.lstsq(A, (pts ** 2).sum(axis=1), rcond=None)[0]
+    return sol[:2]
+
+
+def _polar(rel: np.ndarray):
+    """(radius, angle in [0, 2 pi), angle bin) of points (N, 2) relative to a centre, mm."""
+    r = np.hypot(rel[:, 0], rel[:, 1])
+    angle = np.arctan2(rel[:, 1], rel[:, 0]) % (2 * np.pi)
+    bins = np.minimum((angle / (2 * np.pi) * _ANGLE_BINS).astype(int), _ANGLE_BINS - 1)
+    return r, angle, bins
