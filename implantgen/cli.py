@@ -59,7 +59,6 @@ def _cmd_inspect(args) -> int:
             f"thickness {s.slice_thickness:g} mm" if s.slice_thickness else None,
             f"kernel {s.kernel}" if s.kernel else None,
             " ".join(x for x in (s.manufacturer, s.model) if x) or None,
-            f'"{s.description}"' if s.description else None,
             s.transfer_syntax,
             f"{s.n_files} files" if s.source == "dicom" else s.source,
         ]

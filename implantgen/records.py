@@ -17,6 +17,8 @@ import numpy as np
 class SeriesSummary:
     """What a volume is, without anything that identifies the patient.
 
+    Free-text descriptions are left out: some sites write the patient's name into them.
+
     ``series_key`` is a short hash of the series' identity (its UIDs), never the UIDs themselves.
     """
 
@@ -29,7 +31,6 @@ class SeriesSummary:
     kernel: str | None = None
     manufacturer: str | None = None
     model: str | None = None
-    description: str | None = None
     orientation: str = "axial"  # "axial", "coronal", "sagittal" or "oblique"
     transfer_syntax: str | None = None
     n_files: int = 0

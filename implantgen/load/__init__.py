@@ -120,7 +120,7 @@ def list_series(path) -> list[SeriesSummary]:
             out.append(SeriesSummary(
                 series_key=group.key, source="dicom", modality=group.modality,
                 size=(int(getattr(ds, "Columns", 0) or 0), int(getattr(ds, "Rows", 0) or 0), len(group.slices)),
-                spacing=(0.0, 0.0, 0.0), description=group.description or None,
+                spacing=(0.0, 0.0, 0.0),
                 n_files=len(group.slices), warnings=(exc.sentence,),
             ))
     return out

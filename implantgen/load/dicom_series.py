@@ -209,7 +209,6 @@ def _summary(group: SeriesGroup, vol_shape, spacing, direction, n_files, warning
         kernel=_text(ds, "ConvolutionKernel"),
         manufacturer=_text(ds, "Manufacturer"),
         model=_text(ds, "ManufacturerModelName"),
-        description=_text(ds, "SeriesDescription"),
         orientation=orientation_name(direction),
         transfer_syntax=pydicom.uid.UID(ts).name if ts else None,
         n_files=n_files,
