@@ -3,12 +3,19 @@
 Not for clinical use: the pipeline proposes, a surgeon decides.
 
 The stages, in order (``implantgen.pipeline`` is the one place that runs them):
-    load        CT series -> Volume (HU, LPS geometry)        implantgen.load
-    segment     Volume -> bones and lesion                     (to come)
-    plan        segmentation -> osteotomy planes, risk        (to come)
-    design      plan -> prosthesis and plate solids           (to come)
-    export      solids -> STL/3MF, plan.json, manifest        implantgen.export
-    report/view                                               (to come)
+    load        CT series -> Volume (HU, LPS geometry)            implantgen.load
+    segment     Volume -> bones, metal, the lesion               implantgen.segment
+    plan        segmentation -> osteotomy planes, feasibility, risk   implantgen.plan
+    design      plan -> prosthesis and plate solids               implantgen.design
+    export      solids -> STL/3MF, plan.json, manifest            implantgen.export, implantgen.mesh
+    report      case folder -> report.html                        implantgen.report
+    view        case folder -> interactive 3D window              implantgen.viewer
+
+The whole job from Python::
+
+    import implantgen
+    result = implantgen.plan_case("sample_dicom", "outputs/sample", margin_mm=20)
+    result.plan["osteotomies"], result.design.stems, result.stage_seconds
 """
 
 __version__ = "0.1.0"
@@ -16,7 +23,8 @@ __version__ = "0.1.0"
 from .errors import InputError, PlanNotFeasible  # noqa: E402
 from .records import SeriesSummary, Volume  # noqa: E402
 
-__all__ = ["__version__", "InputError", "PlanNotFeasible", "SeriesSummary", "Volume", "load_ct", "list_series"]
+__all__ = ["__version__", "InputError", "PlanNotFeasible", "SeriesSummary", "Volume", "load_ct", "list_series",
+           "plan_case", "segment_case"]
 
 
 def load_ct(path, series_uid=None):
@@ -31,3 +39,22 @@ def list_series(path):
     from .load import list_series as _list_series
 
     return _list_series(path)
+
+
+def plan_case(series, out, **options):
+    """The whole pipeline on a CT series, written to the folder ``out``; returns a
+    ``implantgen.pipeline.CaseResult`` (plan dict, stage times, warnings, and the records of every
+    stage: volume, bones, target, resection, design).  Options as ``implantgen plan``:
+    margin_mm, series_uid, lesion_mask, lesion_seed, pain, bones_file, bone_names, config (a
+    dict, as the TOML file), strict, progress.  Raises InputError / PlanNotFeasible with one
+    plain sentence."""
+    from .pipeline import plan_case as _plan_case
+
+    return _plan_case(series, out, **options)
+
+
+def segment_case(series, out, **options):
+    """Bones (and a lesion where one is found) only; see ``implantgen segment``."""
+    from .pipeline import segment_case as _segment_case
+
+    return _segment_case(series, out, **options)

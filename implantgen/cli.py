@@ -41,6 +41,11 @@ def _read_config(path) -> dict | None:
         raise InputError(f"The config file {path} is not valid TOML ({exc}): fix it.") from None
 
 
+def _progress(args) -> bool:
+    """A progress bar on a terminal, unless --quiet or --debug (whose details it would tear)."""
+    return sys.stderr.isatty() and not args.quiet and not args.debug
+
+
 def _cmd_inspect(args) -> int:
     from .load import list_series
 
@@ -76,7 +81,7 @@ def _cmd_plan(args) -> int:
     result = plan_case(args.series, args.out, margin_mm=args.margin_mm, series_uid=args.series_uid,
                        lesion_mask=args.lesion_mask, lesion_seed=seed, pain=args.pain,
                        bones_file=args.bones, bone_names=args.bone_names, config=config,
-                       strict=args.strict)
+                       strict=args.strict, progress=_progress(args))
     log.info("wrote %s", result.out_dir)
     return 0
 
@@ -87,10 +92,22 @@ def _cmd_segment(args) -> int:
     seed = _floats(args.lesion_seed, 3, "--lesion-seed", "-90.5,20,-250") if args.lesion_seed else None
     result = segment_case(args.series, args.out, series_uid=args.series_uid, lesion_seed=seed,
                           bones_file=args.bones, bone_names=args.bone_names,
-                          config=_read_config(args.config))
+                          config=_read_config(args.config), progress=_progress(args))
     names = ", ".join(sorted(result.bones.names.values())[:12])
     log.info("wrote %s: %d bone(s) (%s)%s", result.out_dir, len(result.bones.names), names,
              "; metal found" if result.bones.has_metal else "")
+    return 0
+
+
+def _cmd_view(args) -> int:
+    from .viewer import save_screenshot, show_case
+
+    if args.screenshot:
+        log.info("wrote %s", save_screenshot(args.dir, args.screenshot))
+        return 0
+    if args.auto_close is not None and not args.auto_close > 0:
+        raise InputError(f"--auto-close must be a positive number of seconds, got {args.auto_close:g}.")
+    show_case(args.dir, auto_close=args.auto_close)
     return 0
 
 
@@ -173,6 +190,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--config", metavar="FILE", help="parameters (TOML)")
     _bones_options(s)
     s.set_defaults(func=_cmd_segment)
+
+    s = sub.add_parser("view", parents=[common], help="3D window of a planned case (a PNG with --screenshot)")
+    s.add_argument("dir", metavar="DIR", help="output folder of 'implantgen plan'")
+    s.add_argument("--screenshot", metavar="FILE.png", help="render off-screen to this PNG, no window")
+    # Hidden, for tests and demos: the window closes itself this long after its first render.
+    s.add_argument("--auto-close", type=float, metavar="SECONDS", help=argparse.SUPPRESS)
+    s.set_defaults(func=_cmd_view)
 
     s = sub.add_parser("phantom", parents=[common], help="write a synthetic CT series with its ground truth")
     s.add_argument("dir", metavar="DIR", help="new folder to write")

@@ -9,6 +9,7 @@ and writes the output folder atomically.  The CLI is a thin layer over ``plan_ca
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from .load import load_ct, load_label_map
 from .outdir import atomic_output_dir, check_output_dir
 from .plan import FeasibilityLimits, ResectionPlan, make_plan
 from .plan.risk import PAIN_SCORES
+from .progress import stage_progress
 from .records import BoneSegmentation, SeriesSummary, Volume
 from .segment import segment_bones
 from .segment.external import bones_from_label_map
@@ -54,16 +56,30 @@ class CaseResult:
 
 
 class _Stages:
-    """Times each stage and says what it did."""
+    """Times each stage, shows the progress display when asked, and says what it did."""
 
-    def __init__(self):
+    def __init__(self, names: tuple[str, ...], progress: bool = False):
         self.seconds: dict[str, float] = {}
+        self._context = stage_progress(names, progress)
+
+    def __enter__(self):
+        self.progress = self._context.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self._context.__exit__(*exc)
 
     def run(self, name: str, func, *args, **kwargs):
+        self.progress.start(name)
         t0 = time.perf_counter()
         result = func(*args, **kwargs)
         self.seconds[name] = round(time.perf_counter() - t0, 3)
+        self.progress.finish(name)
         return result
+
+
+PLAN_STAGES = ("load", "segment", "target", "plan", "design", "export")
+SEGMENT_STAGES = ("load", "segment", "target", "export")
 
 
 def _check_options(margin_mm: float, lesion_mask, lesion_seed, pain) -> tuple | None:
@@ -129,12 +145,12 @@ def _bones(volume: Volume, bones_file, bone_names) -> BoneSegmentation:
 def plan_case(series, out, *, margin_mm: float = 20.0, series_uid: str | None = None,
               lesion_mask=None, lesion_seed=None, pain: str | None = None,
               bones_file=None, bone_names=None, config: dict | None = None,
-              strict: bool = False) -> CaseResult:
+              strict: bool = False, progress: bool = False) -> CaseResult:
     """Run the pipeline on a CT series and write its output folder ``out``.
 
     Returns a CaseResult; raises InputError (bad input) or PlanNotFeasible with one plain
     sentence.  With ``strict``, a failed printability check is such an error too.  On any
-    error ``out`` is left as it was.
+    error ``out`` is left as it was.  ``progress`` shows a bar per stage on stderr.
     """
     seed = _check_options(margin_mm, lesion_mask, lesion_seed, pain)
     check_output_dir(out)
@@ -144,39 +160,46 @@ def plan_case(series, out, *, margin_mm: float = 20.0, series_uid: str | None = 
     except TypeError as exc:
         raise InputError(f"The config has an unknown setting ({exc}): see the README for the keys.") from None
     params = design_params(config)
-    stages = _Stages()
+    parameters = {"margin_mm": float(margin_mm), "series_uid_given": series_uid is not None,
+                  "lesion_mask_given": lesion_mask is not None, "lesion_seed": seed, "pain": pain,
+                  "lesion_criteria": criteria.__dict__, "feasibility_limits": limits.__dict__,
+                  "design": params.as_dict(), "strict": strict, "config": config or {}}
+    with _Stages(PLAN_STAGES, progress) as stages:
+        volume, mask = stages.run("load", _load, series, series_uid, seed, lesion_mask)
+        s = volume.summary
+        log.info("load: %s CT %dx%dx%d, spacing %.3g x %.3g x %.3g mm (%.1f s)", s.orientation, *s.size,
+                 *s.spacing, stages.seconds["load"])
+        bones = stages.run("segment", _bones, volume, bones_file, bone_names)
+        target = stages.run("target", find_target, volume, bones, lesion_mask=mask, seed=seed, criteria=criteria)
+        log.info("segment: %d bone(s)%s; %s lesion of %.1f ml in %s (%.1f s)", len(bones.names),
+                 ", metal found" if bones.has_metal else "", target.lesion.type, target.lesion.volume_ml,
+                 target.name, stages.seconds["segment"] + stages.seconds["target"])
+        resection = stages.run("plan", make_plan, volume, target, margin_mm, pain=pain, limits=limits)
+        log.info("plan: osteotomies %.1f mm apart at a %g mm margin (%.1f s)", resection.resection_length_mm,
+                 margin_mm, stages.seconds["plan"])
+        design = stages.run("design", design_implant, volume, target, resection, params, bones)
+        log.info("design: %.0f mm prosthesis with %s stems, %.0f mm plate with %d holes (%.1f s)",
+                 design.length_mm, " and ".join(f"{d.diameter_mm:g} x {d.length_mm:.0f} mm" for d in design.stems),
+                 design.plate_info["length_mm"], design.plate_info["holes"], stages.seconds["design"])
+        result = CaseResult(out_dir=Path(out), summary=s, plan={}, stage_seconds=stages.seconds,
+                            volume=volume, bones=bones, target=target, resection=resection, design=design)
+        parameters["bones"] = bones.method
+        stages.run("export", _export_plan, result, params, parameters, strict)
+    for w in result.warnings:
+        log.warning(w)
+    return result
 
-    volume, mask = stages.run("load", _load, series, series_uid, seed, lesion_mask)
-    s = volume.summary
-    log.info("load: %s CT %dx%dx%d, spacing %.3g x %.3g x %.3g mm (%.1f s)", s.orientation, *s.size,
-             *s.spacing, stages.seconds["load"])
-    bones = stages.run("segment", _bones, volume, bones_file, bone_names)
-    target = stages.run("target", find_target, volume, bones, lesion_mask=mask, seed=seed, criteria=criteria)
-    log.info("segment: %d bone(s)%s; %s lesion of %.1f ml in %s (%.1f s)", len(bones.names),
-             ", metal found" if bones.has_metal else "", target.lesion.type, target.lesion.volume_ml,
-             target.name, stages.seconds["segment"] + stages.seconds["target"])
-    resection = stages.run("plan", make_plan, volume, target, margin_mm, pain=pain, limits=limits)
-    log.info("plan: osteotomies %.1f mm apart at a %g mm margin (%.1f s)", resection.resection_length_mm,
-             margin_mm, stages.seconds["plan"])
 
-    design = stages.run("design", design_implant, volume, target, resection, params, bones)
-    log.info("design: %.0f mm prosthesis with %s stems, %.0f mm plate with %d holes (%.1f s)",
-             design.length_mm, " and ".join(f"{s.diameter_mm:g} x {s.length_mm:.0f} mm" for s in design.stems),
-             design.plate_info["length_mm"], design.plate_info["holes"], stages.seconds["design"])
-
+def _export_plan(result: CaseResult, params, parameters: dict, strict: bool) -> None:
+    """Write the plan's output folder at once (fills ``result.plan`` and ``result.warnings``)."""
+    volume, bones, target = result.volume, result.bones, result.target
+    resection, design = result.resection, result.design
     warnings = (list(volume.warnings) + list(bones.warnings) + list(resection.warnings)
                 + list(design.warnings))
     if bones.has_metal:
         warnings.append("Metal was found on this CT (an implant?): it is marked as metal, not bone; "
                         "streak artefacts near it lower the accuracy there.")
-    parameters = {"margin_mm": float(margin_mm), "series_uid_given": series_uid is not None,
-                  "lesion_mask_given": lesion_mask is not None, "lesion_seed": seed, "pain": pain,
-                  "bones": bones.method,
-                  "lesion_criteria": criteria.__dict__, "feasibility_limits": limits.__dict__,
-                  "design": params.as_dict(), "strict": strict, "config": config or {}}
-    done = {name: "done" for name in ("load", "segment", "plan", "design")}
-    with atomic_output_dir(out) as tmp:
-        t0 = time.perf_counter()
+    with atomic_output_dir(result.out_dir) as tmp:
         labels = segmentation_labels(bones.labels, target.solid, target.lesion.mask)
         write_label_map(labels, volume, tmp / "segmentation.nrrd")
         write_ct_crop(volume, target.solid, tmp / "ct.nrrd")
@@ -192,33 +215,46 @@ def plan_case(series, out, *, margin_mm: float = 20.0, series_uid: str | None = 
         plan["printability"] = printing
         plan["warnings"] = warnings
         write_json(tmp / "plan.json", plan)
-        manifest = build_manifest(tmp, parameters=parameters, input_summary=s.as_dict(),
-                                  input_hash=pixel_hash(volume), stages={**done, "export": "done"})
+        done = {name: "done" for name in PLAN_STAGES}
+        manifest = build_manifest(tmp, parameters=parameters, input_summary=volume.summary.as_dict(),
+                                  input_hash=pixel_hash(volume), stages=done)
         write_json(tmp / "manifest.json", manifest)
-        stages.seconds["export"] = round(time.perf_counter() - t0, 3)
-    for w in warnings:
-        log.warning(w)
-    return CaseResult(out_dir=Path(out), summary=s, plan=plan, stage_seconds=stages.seconds,
-                      warnings=warnings, volume=volume, bones=bones, target=target, resection=resection,
-                      design=design)
+    result.plan, result.warnings = _as_written(result.out_dir / "plan.json"), warnings
+
+
+def _as_written(path: Path) -> dict:
+    """A JSON file as the user reads it (plain lists and rounded floats, not numpy arrays)."""
+    return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
 def segment_case(series, out, *, series_uid: str | None = None, lesion_seed=None,
-                 bones_file=None, bone_names=None, config: dict | None = None) -> CaseResult:
+                 bones_file=None, bone_names=None, config: dict | None = None,
+                 progress: bool = False) -> CaseResult:
     """Segment bones (and a lesion where one is found); write bones.nrrd, bones.json and, with a
     lesion, segmentation.nrrd."""
     seed = _check_options(20.0, None, lesion_seed, None)
     check_output_dir(out)
     _check_config(config)
-    stages = _Stages()
-    volume, _ = stages.run("load", _load, series, series_uid, seed, None)
-    bones = stages.run("segment", _bones, volume, bones_file, bone_names)
-    warnings = list(volume.warnings) + list(bones.warnings)
-    try:
-        target = stages.run("target", find_target, volume, bones, seed=seed, criteria=_criteria(config))
-    except PlanNotFeasible as exc:
-        target = None
-        warnings.append(exc.sentence)
+    with _Stages(SEGMENT_STAGES, progress) as stages:
+        volume, _ = stages.run("load", _load, series, series_uid, seed, None)
+        bones = stages.run("segment", _bones, volume, bones_file, bone_names)
+        warnings = list(volume.warnings) + list(bones.warnings)
+        try:
+            target = stages.run("target", find_target, volume, bones, seed=seed, criteria=_criteria(config))
+        except PlanNotFeasible as exc:
+            target = None
+            warnings.append(exc.sentence)
+        result = CaseResult(out_dir=Path(out), summary=volume.summary, plan={}, stage_seconds=stages.seconds,
+                            warnings=warnings, volume=volume, bones=bones, target=target)
+        stages.run("export", _export_segmentation, result, {"series_uid_given": series_uid is not None,
+                                                             "lesion_seed": seed})
+    for w in warnings:
+        log.warning(w)
+    return result
+
+
+def _export_segmentation(result: CaseResult, parameters: dict) -> None:
+    volume, bones, target = result.volume, result.bones, result.target
     voxel_ml = float(np.prod(volume.spacing)) / 1000.0
     counts = np.bincount(bones.labels.ravel().astype(np.int64))
     info = {"labels": {str(k): {"name": n, "volume_ml": round(float(counts[k]) * voxel_ml, 3) if k < len(counts) else 0.0}
@@ -227,18 +263,14 @@ def segment_case(series, out, *, series_uid: str | None = None, lesion_seed=None
             "method": bones.method,
             "lesion": None if target is None else {"bone": target.name, "type": target.lesion.type,
                                                     "volume_ml": round(target.lesion.volume_ml, 3)},
-            "warnings": warnings}
-    with atomic_output_dir(out) as tmp:
+            "warnings": result.warnings}
+    with atomic_output_dir(result.out_dir) as tmp:
         write_label_map(bones.labels, volume, tmp / "bones.nrrd")
         if target is not None:
             write_label_map(segmentation_labels(bones.labels, target.solid, target.lesion.mask), volume,
                             tmp / "segmentation.nrrd")
         write_json(tmp / "bones.json", info)
-        manifest = build_manifest(tmp, parameters={"series_uid_given": series_uid is not None, "lesion_seed": seed},
-                                  input_summary=volume.summary.as_dict(), input_hash=pixel_hash(volume),
-                                  stages={"load": "done", "segment": "done"})
+        manifest = build_manifest(tmp, parameters=parameters, input_summary=volume.summary.as_dict(),
+                                  input_hash=pixel_hash(volume), stages={"load": "done", "segment": "done"})
         write_json(tmp / "manifest.json", manifest)
-    for w in warnings:
-        log.warning(w)
-    return CaseResult(out_dir=Path(out), summary=volume.summary, plan=info, stage_seconds=stages.seconds,
-                      warnings=warnings, volume=volume, bones=bones, target=target)
+    result.plan = _as_written(result.out_dir / "bones.json")

@@ -177,3 +177,29 @@ def test_lesion_mask_as_dicom_seg(tmp_path, run_cli):
     got = np.array(plan["lesion"]["extent_along_axis_mm"]) + (
         (np.array(plan["bone"]["axis"]["point"]) - truth["bone"]["axis"]["point"]) @ np.array(truth["bone"]["axis"]["direction"]))
     assert np.abs(got - truth["lesion"]["extent_along_axis_mm"]).max() < 1.5
+
+
+def test_progress_quiet_and_debug(tmp_path, run_cli, capsys):
+    import implantgen
+    from implantgen.pipeline import CaseResult
+
+    run_cli("phantom", tmp_path / "case", *PLAN_ARGS)
+    # The progress display names each stage as it runs (on a terminal the CLI asks for it).
+    result = implantgen.plan_case(tmp_path / "case", tmp_path / "r1", progress=True)
+    err = capsys.readouterr().err
+    # The Python API returns the typed records of every stage, and what was written.
+    assert isinstance(result, CaseResult) and result.out_dir == tmp_path / "r1"
+    assert result.design.implant.is_watertight and len(result.design.stems) == 2
+    assert result.plan == json.loads((tmp_path / "r1" / "plan.json").read_text())
+    assert set(result.stage_seconds) == {"load", "segment", "target", "plan", "design", "export"}
+    for stage in ("load", "segment", "plan", "design", "export"):
+        assert stage in err
+    assert "stages" in err
+    # --quiet: nothing at all on success; plain runs say what each stage did.
+    code, out, err = run_cli("plan", tmp_path / "case", "--out", tmp_path / "r2", "--quiet")
+    assert code == 0 and err == "" and out == ""
+    code, _, err = run_cli("plan", tmp_path / "case", "--out", tmp_path / "r3")
+    assert code == 0 and "design:" in err and "\r" not in err  # no bar when not on a terminal
+    # --debug: a bad input raises with its traceback instead of the one plain sentence.
+    with pytest.raises(Exception, match="does not exist|no DICOM|not found"):
+        run_cli("plan", tmp_path / "nowhere", "--out", tmp_path / "r4", "--debug")
