@@ -10,14 +10,11 @@ foundation issue wants at or below 1.3.
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
+
+from _common import parser, run_child, thigh_phantom
 
 CHILD = r"""
 import json, resource, sys, time
@@ -37,34 +34,15 @@ print(json.dumps({"seconds": seconds, "peak_mb": resource.getrusage(resource.RUS
 """
 
 
-def measure(folder: Path, how: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", CHILD, str(folder), how], check=True,
-                         capture_output=True, text=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--size", type=int, default=512)
-    ap.add_argument("--slices", type=int, default=400)
-    ap.add_argument("--keep", type=Path, help="write the phantom here and keep it")
-    args = ap.parse_args()
-
-    from implantgen.phantom import FemurSpec, write_phantom
-
+    args = parser(__doc__, runs=3).parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp) / "phantom"
-        if not folder.exists():
-            t = time.perf_counter()
-            spec = FemurSpec(size=args.size, pixel_mm=0.8 * 512 / args.size, slices=args.slices,
-                             slice_mm=1.0, bone_length_mm=min(360.0, args.slices * 0.9))
-            write_phantom(folder, spec, masks=False)
-            print(f"wrote {args.size}x{args.size}x{args.slices} phantom in {time.perf_counter() - t:.1f} s")
+        thigh_phantom(folder, args.size, args.slices)
         results = {"implantgen": [], "SimpleITK": []}
         for _ in range(args.runs):
             for how in results:  # alternate, so both see the same cache and machine load
-                results[how].append(measure(folder / "CT", how))
+                results[how].append(run_child(CHILD, folder / "CT", how))
         med = {how: statistics.median(r["seconds"] for r in rs) for how, rs in results.items()}
         peak = {how: max(r["peak_mb"] for r in rs) for how, rs in results.items()}
         for how in results:

@@ -1,0 +1,41 @@
+"""What the benchmarks share: options, the thigh phantom they run on, and fresh-process runs
+(each measured process starts clean, so its peak memory, max RSS, is its own)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def parser(doc: str, runs: int) -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=runs)
+    ap.add_argument("--size", type=int, default=512)
+    ap.add_argument("--slices", type=int, default=400)
+    ap.add_argument("--keep", type=Path, help="write the phantom here and keep it")
+    return ap
+
+
+def thigh_phantom(folder: Path, size: int, slices: int, **spec) -> None:
+    """A femur phantom of ``size`` x ``size`` x ``slices`` at 0.8 mm (for 512) and 1 mm slices,
+    written as a DICOM series into folder/CT unless it is there already."""
+    from implantgen.phantom import FemurSpec, write_phantom
+
+    if folder.exists():
+        return
+    t = time.perf_counter()
+    spec = FemurSpec(size=size, pixel_mm=0.8 * 512 / size, slices=slices, slice_mm=1.0,
+                     **{"bone_length_mm": min(360.0, slices * 0.9), **spec})
+    write_phantom(folder, spec, masks=False)
+    print(f"wrote {size}x{size}x{slices} phantom in {time.perf_counter() - t:.1f} s")
+
+
+def run_child(code: str, *argv) -> dict:
+    """Run ``code`` in a fresh interpreter; it prints one JSON line last, which is returned."""
+    res = subprocess.run([sys.executable, "-c", code, *map(str, argv)], check=True,
+                         capture_output=True, text=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])

@@ -1,0 +1,62 @@
+"""The whole plan against plain series reading: per-stage time, peak memory, ratio.
+
+Writes a 512x512x400 thigh phantom (a femur with a lytic metastasis) as a DICOM series into a
+temporary folder, then, each in a fresh process so that peak memory (max RSS) is its own:
+reads the series with SimpleITK's ImageSeriesReader (plain series reading, the baseline) and
+runs ``implantgen.plan_case`` on it (load, segment, lesion, plan, design, export with every
+file).  Prints the stage times, the peak memory of the plan, and the ratio of the whole plan to
+the plain read.  The vision issue wants the ratio at most 4 and the peak at most 2 GB.
+
+    python benchmarks/bench_pipeline.py [--runs 1] [--size 512] [--slices 400] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+from pathlib import Path
+
+from _common import parser, run_child, thigh_phantom
+
+CHILD = r"""
+import json, resource, sys, time
+folder, how, out = sys.argv[1], sys.argv[2], sys.argv[3]
+t = time.perf_counter()
+stages = {}
+if how == "plan":
+    import implantgen
+    result = implantgen.plan_case(folder, out)
+    stages = result.stage_seconds
+else:
+    import SimpleITK as sitk
+    reader = sitk.ImageSeriesReader()
+    reader.SetFileNames(reader.GetGDCMSeriesFileNames(folder))
+    arr = sitk.GetArrayFromImage(reader.Execute())
+seconds = time.perf_counter() - t
+print(json.dumps({"seconds": seconds, "stages": stages,
+                  "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def main() -> None:
+    args = parser(__doc__, runs=1).parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = args.keep or Path(tmp) / "phantom"
+        # Room for a 40 mm lesion, 20 mm margins, stems and plate screws on both sides.
+        thigh_phantom(folder, args.size, args.slices, bone_length_mm=min(380.0, args.slices * 0.95),
+                      lesion_length_mm=40.0, lesion_center_mm=20.0, tilt_deg=6.0)
+        runs = {"read": [], "plan": []}
+        for i in range(args.runs):
+            for how in runs:  # alternate, so both see the same cache and machine load
+                runs[how].append(run_child(CHILD, folder / "CT", how, Path(tmp) / f"out{i}"))
+        med = {how: statistics.median(r["seconds"] for r in rs) for how, rs in runs.items()}
+        peak = {how: max(r["peak_mb"] for r in rs) for how, rs in runs.items()}
+        print(f"plain series reading (SimpleITK): median {med['read']:.2f} s, peak {peak['read']:.0f} MB")
+        print(f"implantgen plan: median {med['plan']:.2f} s, peak {peak['plan']:.0f} MB (target <= 2048 MB)")
+        last = runs["plan"][-1]["stages"]
+        print("  stages: " + ", ".join(f"{k} {v:.2f} s" for k, v in last.items()))
+        print(f"ratio plan / plain read: {med['plan'] / med['read']:.1f} (target <= 4)")
+
+
+if __name__ == "__main__":
+    main()
