@@ -1,0 +1,89 @@
+"""write_report: a planned case folder -> its report.html (one self-contained page)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from .. import __version__
+from . import html as h
+from .design_sections import implant_section, plate_section, printability_section, surfaces_section, \
+    warnings_section
+from .images import ct_pictures, legend_text
+from .plan_sections import key_numbers, plan_section, risk_section
+from .provenance import availability, case_line, parameters_section, provenance_section, read_manifest
+from .scene import CaseScene, case_scene
+from .views import render_views
+
+log = logging.getLogger("implantgen")
+
+NOTICE = "NOT FOR CLINICAL USE"
+REPORT_NAME = "report.html"
+
+
+def _legend(scene: CaseScene) -> str:
+    """Colour swatches of the 3D layers (the scene's colours are CSS colour names)."""
+    items = [f'<span style="display:inline-block;width:12px;height:12px;background:{h.esc(lay.color)};'
+             f'border:1px solid #555;margin:0 4px 0 10px"></span>{h.esc(lay.name)}'
+             for lay in scene.layers if not lay.name.startswith("osteotomy ")]
+    if any(lay.name.startswith("osteotomy ") for lay in scene.layers):
+        color = next(lay.color for lay in scene.layers if lay.name.startswith("osteotomy "))
+        items.append(f'<span style="display:inline-block;width:12px;height:12px;background:{h.esc(color)};'
+                     f'border:1px solid #555;margin:0 4px 0 10px"></span>osteotomy planes')
+    return "<p>" + "".join(items) + "</p>"
+
+
+def _meshes(scene: CaseScene) -> dict:
+    return {name: (scene.layer(name).data if scene.layer(name) else None) for name in ("implant", "plate")}
+
+
+def _body(folder: Path, scene: CaseScene, manifest: dict | None) -> str:
+    plan = scene.plan
+    views, views_missing = render_views(scene)
+    slices, slices_missing = ct_pictures(folder, plan, _meshes(scene))
+    missing = availability(folder)
+    top = (f"<h1>implantgen case report</h1><div class=\"banner\">{NOTICE}: a planning proposal for "
+           "engineers; the surgeon decides.</div>"
+           f"<p class=\"case\">{case_line(plan, manifest)}</p>" + key_numbers(plan))
+    if missing:
+        top += "<p>" + h.na("Files not in the folder: " + " ".join(missing)) + "</p>"
+    parts = [
+        top,
+        h.section("3D views", _legend(scene) + h.figures(views, views_missing), "views"),
+        h.section("CT with the plan", f"<p>{h.esc(legend_text(bool(slices) and not slices_missing))}.</p>"
+                  + h.figures(slices, slices_missing), "ct"),
+        h.section("Plan", plan_section(plan), "plan"),
+        h.section("Fracture risk", risk_section(plan), "risk"),
+        h.section("Implant", implant_section(plan), "implant"),
+        h.section("Plate", plate_section(plan), "plate"),
+        h.section("Printability", printability_section(plan), "printability"),
+        h.section("Surfaces", surfaces_section(plan), "surfaces"),
+        h.section("Warnings", warnings_section(plan), "warnings"),
+        h.section("Parameters", parameters_section(manifest), "parameters"),
+        h.section("Provenance", provenance_section(folder, manifest), "provenance"),
+    ]
+    return "".join(parts)
+
+
+def write_report(folder, manifest: dict | None = None) -> Path:
+    """Write ``report.html`` into a planned case folder and return its path.
+
+    ``manifest`` is the run's manifest when the caller has it before manifest.json is written
+    (its parameters, input summary and output hashes go into the report); else manifest.json is
+    read when present, and without either the report says "not available" for the parameters
+    and the series and hashes the folder's files itself.  Missing optional files (a plate, the
+    CT crop...) are reported as not available, never an error.
+    """
+    t0 = time.perf_counter()
+    folder = Path(folder)
+    manifest = manifest if manifest is not None else read_manifest(folder)
+    scene = case_scene(folder)
+    footer = (f"Made by implantgen {h.esc(__version__)}. <b>{NOTICE}.</b> Geometry in millimetres, "
+              "DICOM patient coordinates (LPS). The report holds no patient identifiers.")
+    page = h.page(f"implantgen report: {scene.plan.get('bone', {}).get('name', 'case')}",
+                  _body(folder, scene, manifest), footer)
+    path = folder / REPORT_NAME
+    path.write_text(page, encoding="utf-8")
+    log.debug("report: %s written in %.1f s", REPORT_NAME, time.perf_counter() - t0)
+    return path
