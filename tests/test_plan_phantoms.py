@@ -31,6 +31,14 @@ CASES = {
     "fine-slices": dict(size=150, pixel_mm=0.95, slices=200, slice_mm=1.25, bone_length_mm=236.0,
                         tilt_deg=15.0, lesion_length_mm=35.0, lesion_center_mm=2.2),
 }
+# A short lytic lesion is the hard case: a fifth of it is its soft-tissue extension, 10 HU from
+# the muscle around it.  Other noise, more noise and a tilt must not take it below the target.
+SHORT = CASES["short-15"]
+CASES.update({
+    "short-15-seed1": dict(SHORT, seed=1),
+    "short-15-noise20": dict(SHORT, seed=2, noise_hu=20.0),
+    "short-15-tilt15": dict(SHORT, tilt_deg=15.0, tilt_azimuth_deg=130.0, lesion_center_mm=-30.0),
+})
 _RUNS = {}
 
 
