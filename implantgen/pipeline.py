@@ -28,6 +28,7 @@ from .outdir import atomic_output_dir, check_output_dir
 from .plan import FeasibilityLimits, ResectionPlan, make_plan
 from .plan.risk import PAIN_SCORES
 from .progress import stage_progress
+from .report import write_report
 from .records import BoneSegmentation, SeriesSummary, Volume
 from .segment import segment_bones
 from .segment.external import bones_from_label_map
@@ -78,7 +79,7 @@ class _Stages:
         return result
 
 
-PLAN_STAGES = ("load", "segment", "target", "plan", "design", "export")
+PLAN_STAGES = ("load", "segment", "target", "plan", "design", "export", "report")
 SEGMENT_STAGES = ("load", "segment", "target", "export")
 
 
@@ -184,14 +185,17 @@ def plan_case(series, out, *, margin_mm: float = 20.0, series_uid: str | None = 
         result = CaseResult(out_dir=Path(out), summary=s, plan={}, stage_seconds=stages.seconds,
                             volume=volume, bones=bones, target=target, resection=resection, design=design)
         parameters["bones"] = bones.method
-        stages.run("export", _export_plan, result, params, parameters, strict)
+        with atomic_output_dir(result.out_dir) as tmp:
+            stages.run("export", _export_plan, result, tmp, params, strict)
+            stages.run("report", _report_and_manifest, result, tmp, parameters)
+        result.plan = _as_written(result.out_dir / "plan.json")
     for w in result.warnings:
         log.warning(w)
     return result
 
 
-def _export_plan(result: CaseResult, params, parameters: dict, strict: bool) -> None:
-    """Write the plan's output folder at once (fills ``result.plan`` and ``result.warnings``)."""
+def _export_plan(result: CaseResult, tmp: Path, params, strict: bool) -> None:
+    """Write the plan's files into ``tmp`` (fills ``result.warnings``)."""
     volume, bones, target = result.volume, result.bones, result.target
     resection, design = result.resection, result.design
     warnings = (list(volume.warnings) + list(bones.warnings) + list(resection.warnings)
@@ -199,27 +203,35 @@ def _export_plan(result: CaseResult, params, parameters: dict, strict: bool) -> 
     if bones.has_metal:
         warnings.append("Metal was found on this CT (an implant?): it is marked as metal, not bone; "
                         "streak artefacts near it lower the accuracy there.")
-    with atomic_output_dir(result.out_dir) as tmp:
-        labels = segmentation_labels(bones.labels, target.solid, target.lesion.mask)
-        write_label_map(labels, volume, tmp / "segmentation.nrrd")
-        write_ct_crop(volume, target.solid, tmp / "ct.nrrd")
-        checks = write_surfaces(tmp, volume, target.solid, target.lesion.mask, resection.osteotomies)
-        printing = write_design(tmp, design, params.printing)
-        failures = [f"{name}: {f}" for name, r in printing.items() for f in r.get("failures", [])]
-        if failures and strict:
-            raise PlanNotFeasible(f"The printability check failed ({'; '.join(failures)}) and --strict "
-                                  "was given: change the design parameters or drop --strict.")
-        warnings += [f"Printability: {f}" for f in failures]
-        plan = plan_dict(resection, target, checks)
-        plan["implant"], plan["plate"] = design_blocks(design)
-        plan["printability"] = printing
-        plan["warnings"] = warnings
-        write_json(tmp / "plan.json", plan)
-        done = {name: "done" for name in PLAN_STAGES}
-        manifest = build_manifest(tmp, parameters=parameters, input_summary=volume.summary.as_dict(),
-                                  input_hash=pixel_hash(volume), stages=done)
-        write_json(tmp / "manifest.json", manifest)
-    result.plan, result.warnings = _as_written(result.out_dir / "plan.json"), warnings
+    labels = segmentation_labels(bones.labels, target.solid, target.lesion.mask)
+    write_label_map(labels, volume, tmp / "segmentation.nrrd")
+    write_ct_crop(volume, target.solid, tmp / "ct.nrrd")
+    checks = write_surfaces(tmp, volume, target.solid, target.lesion.mask, resection.osteotomies)
+    printing = write_design(tmp, design, params.printing)
+    failures = [f"{name}: {f}" for name, r in printing.items() for f in r.get("failures", [])]
+    if failures and strict:
+        raise PlanNotFeasible(f"The printability check failed ({'; '.join(failures)}) and --strict "
+                              "was given: change the design parameters or drop --strict.")
+    warnings += [f"Printability: {f}" for f in failures]
+    plan = plan_dict(resection, target, checks)
+    plan["implant"], plan["plate"] = design_blocks(design)
+    plan["printability"] = printing
+    plan["warnings"] = warnings
+    write_json(tmp / "plan.json", plan)
+    result.warnings = warnings
+
+
+def _report_and_manifest(result: CaseResult, tmp: Path, parameters: dict) -> None:
+    """report.html, then manifest.json last, so that it hashes every other file (the report too)."""
+    volume = result.volume
+    done = {name: "done" for name in PLAN_STAGES}
+
+    def manifest():
+        return build_manifest(tmp, parameters=parameters, input_summary=volume.summary.as_dict(),
+                              input_hash=pixel_hash(volume), stages=done)
+
+    write_report(tmp, manifest=manifest())
+    write_json(tmp / "manifest.json", manifest())
 
 
 def _as_written(path: Path) -> dict:

@@ -191,7 +191,7 @@ def test_progress_quiet_and_debug(tmp_path, run_cli, capsys):
     assert isinstance(result, CaseResult) and result.out_dir == tmp_path / "r1"
     assert result.design.implant.is_watertight and len(result.design.stems) == 2
     assert result.plan == json.loads((tmp_path / "r1" / "plan.json").read_text())
-    assert set(result.stage_seconds) == {"load", "segment", "target", "plan", "design", "export"}
+    assert set(result.stage_seconds) == {"load", "segment", "target", "plan", "design", "export", "report"}
     for stage in ("load", "segment", "plan", "design", "export"):
         assert stage in err
     assert "stages" in err
