@@ -23,7 +23,7 @@ from .mirror import mirrored_radii
 from .params import DESIGN_SECTIONS, DesignParams, design_params
 from .plate import plate_grid, plate_solid, side_vector
 from .profile import Frame
-from .screws import Screw, positions, screw_length
+from .screws import Screw, place_screws, positions
 from .shapes import cylinder, difference, from_manifold, tube, union
 from .stem import Stem, cortex_threshold, design_stem, stem_solid_points
 
@@ -91,24 +91,18 @@ def design_implant(volume: Volume, target, plan, params: DesignParams = DesignPa
     body = body_solid(profile, length, (low, high), params.body)
     cortex_hu = cortex_threshold(volume, solid, params.stem)
     reach = float(np.nanmax(profile.radii)) + 5.0
-    stems, parts = [], [body]
-    for cut, side in ((low, "low"), (high, "high")):
-        stem = design_stem(volume, solid, cut, side, left[side], cut_by_scan[side], cortex_hu, reach,
-                           params.stem)
-        stems.append(stem)
-        centres, radii = stem_solid_points(stem, cut.normal, side)
-        out_frame = Frame.along(cut.point, -cut.normal if side == "low" else cut.normal)
-        ring = np.linspace(0, 2 * np.pi, _STEM_SEGMENTS, endpoint=False)
-        parts.append(tube(centres, out_frame.rays(ring), np.repeat(radii[:, None], _STEM_SEGMENTS, 1)))
-        if stem.length_mm < params.stem.min_length_mm:
-            warnings.append(f"The {side} stem is {stem.length_mm:.0f} mm long ({stem.limited_by} limits it), "
-                            f"under the {params.stem.min_length_mm:g} mm that fixation usually needs.")
+    stems = [design_stem(volume, solid, cut, side, left[side], cut_by_scan[side], cortex_hu, reach, params.stem)
+             for cut, side in ((low, "low"), (high, "high"))]
+    parts = [body] + [_stem_solid(stem, cut) for stem, cut in zip(stems, (low, high))]
+    warnings += [f"The {s.side} stem is {s.length_mm:.0f} mm long ({s.limited_by} limits it), under the "
+                 f"{params.stem.min_length_mm:g} mm that fixation usually needs."
+                 for s in stems if s.length_mm < params.stem.min_length_mm]
 
     phi_vec, note = side_vector(pp.side, target.name, frame)
     warnings += [note] if note else []
     phi = frame.angle_of(phi_vec)
     inner, outer, smoothed = plate_grid(profile, phi, plate_lo, plate_hi, pp)
-    screws = _screws(spots, frame, length, profile, smoothed, phi, stems, params)
+    screws = place_screws(spots, frame, length, profile, smoothed, phi, stems, params)
     implant = difference(union(parts), [cylinder(s.center, s.axis, s.drill_mm, 2 * reach + 20) for s in screws])
     plate = plate_solid(inner, outer, screws, pp, sp)
 
@@ -136,21 +130,9 @@ def design_implant(volume: Volume, target, plan, params: DesignParams = DesignPa
                   warnings=warnings)
 
 
-def _screws(spots, frame: Frame, length: float, profile, smoothed, phi: float, stems,
-            params: DesignParams) -> list[Screw]:
-    """Screws at ``spots``, radial from the plate's side through the centre line."""
-    sp, pp = params.screws, params.plate
-    axis = -(np.cos(phi) * frame.e1 + np.sin(phi) * frame.e2)
-    stem_length = {s.side: s.length_mm for s in stems}
-    out = []
-    for s, side in spots:
-        near = float(smoothed.radius_at(s, phi)) + pp.offset_mm
-        far = float(profile.radius_at(s, phi + np.pi))
-        from_cut = -s if side == "low" else (s - length if side == "high" else None)
-        through = from_cut is not None and from_cut + sp.drill_mm / 2 <= stem_length[side]
-        out.append(Screw(position_mm=float(s), center=frame.point + s * frame.d, axis=axis,
-                         into="implant" if side == "body" else "bone", side=side, drill_mm=sp.drill_mm,
-                         plate_hole_mm=sp.plate_hole_mm,
-                         length_mm=screw_length(near + pp.thickness_mm + far, sp),
-                         plate_point=smoothed.point(s, phi, near), through_stem=bool(through)))
-    return out
+def _stem_solid(stem: Stem, cut):
+    """The stem as a round tube along its traced centre line (rings across the cut's normal)."""
+    centres, radii = stem_solid_points(stem, cut.normal, stem.side)
+    out_frame = Frame.along(cut.point, -cut.normal if stem.side == "low" else cut.normal)
+    ring = np.linspace(0, 2 * np.pi, _STEM_SEGMENTS, endpoint=False)
+    return tube(centres, out_frame.rays(ring), np.repeat(radii[:, None], _STEM_SEGMENTS, 1))

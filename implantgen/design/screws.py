@@ -66,3 +66,23 @@ def positions(length_mm: float, room_low_mm: float, room_high_mm: float, p: Scre
 def screw_length(reach_mm: float, p: ScrewParams) -> float:
     """Stock length: ``reach_mm`` plus the far-cortex allowance, up to the next step."""
     return float(np.ceil((reach_mm + p.far_cortex_mm) / p.length_step_mm) * p.length_step_mm)
+
+
+def place_screws(spots, frame, length: float, profile, smoothed, phi: float, stems, params) -> list[Screw]:
+    """Screws at ``spots`` (from ``positions``), radial from the plate's side at angle ``phi``
+    through the segment's centre line; lengths from the bone's outline on both sides."""
+    sp, pp = params.screws, params.plate
+    axis = -(np.cos(phi) * frame.e1 + np.sin(phi) * frame.e2)
+    stem_length = {s.side: s.length_mm for s in stems}
+    out = []
+    for s, side in spots:
+        near = float(smoothed.radius_at(s, phi)) + pp.offset_mm
+        far = float(profile.radius_at(s, phi + np.pi))
+        from_cut = -s if side == "low" else (s - length if side == "high" else None)
+        through = from_cut is not None and from_cut + sp.drill_mm / 2 <= stem_length[side]
+        out.append(Screw(position_mm=float(s), center=frame.point + s * frame.d, axis=axis,
+                         into="implant" if side == "body" else "bone", side=side, drill_mm=sp.drill_mm,
+                         plate_hole_mm=sp.plate_hole_mm,
+                         length_mm=screw_length(near + pp.thickness_mm + far, sp),
+                         plate_point=smoothed.point(s, phi, near), through_stem=bool(through)))
+    return out
