@@ -51,8 +51,12 @@ def check_case_folder(folder) -> dict:
 
 
 def _headless_if_no_display(off_screen: bool) -> None:
-    # Without an X display VTK would try X first and print a warning before falling back to EGL.
-    if off_screen and sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
+    # Without an X display VTK would try X first and print a warning before falling back to EGL;
+    # where EGL is missing, leave VTK's own fallbacks (OSMesa) alone.
+    import ctypes.util
+
+    if off_screen and sys.platform.startswith("linux") and not os.environ.get("DISPLAY") \
+            and ctypes.util.find_library("EGL"):
         os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
 
 
