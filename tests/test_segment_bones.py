@@ -163,7 +163,7 @@ def test_phantom_femur_is_one_solid_bone(changes):
     assert list(seg.names.values()) == ["femur_right"] and not seg.has_metal
     truth = phantom_truth(spec)
     femur = seg.labels > 0
-    assert dice(femur, truth) >= 0.95
+    assert dice(femur, truth) >= 0.965  # measured 0.972 (short bone) to 0.992
     # What the lesion destroyed is inside the solid too (lytic: cortex broken on one side).
     destroyed = (case.labels == 2) & truth
     assert np.count_nonzero(femur & destroyed) >= 0.9 * np.count_nonzero(destroyed)
