@@ -33,8 +33,12 @@ def sub_volume(volume: Volume, roi: tuple[slice, slice, slice]) -> Volume:
 
 
 def voxel_points(volume: Volume, mask: np.ndarray) -> np.ndarray:
-    """(N, 3) LPS positions of the voxel centres in ``mask``."""
-    kji = np.argwhere(mask)
+    """(N, 3) LPS positions of the voxel centres in ``mask`` (in C order of their indices)."""
+    roi = bbox(mask)
+    if roi is None:
+        return np.zeros((0, 3))
+    # argwhere on the mask's box only: a bone fills a small part of a whole CT.
+    kji = np.argwhere(mask[roi]) + np.array([r.start for r in roi])
     return volume.index_to_physical(kji[:, ::-1].astype(float))
 
 

@@ -50,11 +50,12 @@ def cortical_involvement(volume: Volume, lesion: np.ndarray, axis: BoneAxis, ext
     a = np.linspace(0, 2 * np.pi, sectors, endpoint=False)
     ring = radius_mm * (np.outer(np.cos(a), e1) + np.outer(np.sin(a), e2))
     shares = []
+    field = lesion.view(np.uint8) if lesion.dtype == bool else lesion.astype(np.uint8)  # once, not per level
     for s in levels:
         centre, _ = axis.local(s, exclude=extent)
         pts = centre + ring
         kji = volume.physical_to_index(pts)[:, ::-1]
-        inside = ndimage.map_coordinates(lesion.astype(np.uint8), kji.T, order=0, mode="constant")
+        inside = ndimage.map_coordinates(field, kji.T, order=0, mode="constant")
         shares.append(inside.mean())
     shares = np.array(shares)
     involved = levels[shares > 0]

@@ -143,13 +143,17 @@ def bone_axis(volume: Volume, solid: np.ndarray, exclude_points=None, bin_mm: fl
 
 def _cut_by_scan(volume: Volume, solid: np.ndarray, c, d, s_min, s_max) -> tuple[bool, bool]:
     """Whether the bone touches the scan's edge at its low and high end along the axis."""
-    faces = np.zeros_like(solid)
-    faces[[0, -1], :, :] = True
-    faces[:, [0, -1], :] = True
-    faces[:, :, [0, -1]] = True
-    edge = solid & faces
-    if not edge.any():
+    # The six faces of the grid, read as slices: no full-size scratch array.
+    kji = []
+    for axis in range(3):
+        for index in (0, solid.shape[axis] - 1):
+            face = np.take(solid, index, axis=axis)
+            hits = np.argwhere(face)
+            if len(hits):
+                kji.append(np.insert(hits, axis, index, axis=1))
+    if not kji:
         return False, False
-    s_edge = (voxel_points(volume, edge) - c) @ d
+    kji = np.unique(np.concatenate(kji), axis=0)
+    s_edge = (volume.index_to_physical(kji[:, ::-1].astype(float)) - c) @ d
     span = s_max - s_min
     return bool((s_edge < s_min + 0.1 * span).any()), bool((s_edge > s_max - 0.1 * span).any())

@@ -106,7 +106,8 @@ def find_target(volume: Volume, bones: BoneSegmentation, *, lesion_mask: np.ndar
                 seed=None, criteria: LesionCriteria = LesionCriteria()) -> Target:
     """The bone of interest and its lesion; PlanNotFeasible when no lesion is found."""
     voxel_ml = float(np.prod(volume.spacing)) / 1000.0
-    labels = [int(v) for v in np.unique(bones.labels) if v > 0]
+    # Every label has a name; scanning a whole CT for its label values costs seconds.
+    labels = sorted(int(k) for k in bones.names) or [int(v) for v in np.unique(bones.labels) if v > 0]
     if not labels:
         raise PlanNotFeasible("No bone was found on this CT: check that the scan holds the bone to plan.")
     if lesion_mask is not None:
