@@ -26,7 +26,10 @@ def sha256_file(path: Path) -> str:
 def pixel_hash(volume: Volume) -> str:
     """SHA-256 of the HU voxels (little-endian, C order) and the grid geometry."""
     h = hashlib.sha256()
-    h.update(np.ascontiguousarray(volume.array).astype(volume.array.dtype.newbyteorder("<")).tobytes())
+    # The array's own buffer, not a copy (astype and tobytes copied 200 MB each at 512x512x400):
+    # on a little-endian machine the bytes are the same.
+    little = np.ascontiguousarray(volume.array).astype(volume.array.dtype.newbyteorder("<"), copy=False)
+    h.update(memoryview(little).cast("B"))
     for v in (volume.spacing, volume.origin, volume.direction):
         h.update(np.round(np.asarray(v, dtype="<f8"), 6).tobytes())
     h.update(str(volume.array.shape).encode())
