@@ -39,26 +39,100 @@ def _side_vector(scene: CaseScene) -> np.ndarray:
     return np.asarray(v, float) if v is not None else _RIGHT
 
 
-def _render(scene: CaseScene, names, view: np.ndarray, bounds, zoom: float, window=WINDOW) -> np.ndarray:
-    """One picture of the named layers (all visible ones when ``names`` is None)."""
-    import pyvista as pv
+def _vtk_rgb(color: str) -> tuple[float, float, float]:
+    """A CSS colour name or #rrggbb as VTK's 0..1 RGB."""
+    if color.startswith("#"):
+        return tuple(int(color[i:i + 2], 16) / 255.0 for i in (1, 3, 5))
+    from vtkmodules.vtkCommonColor import vtkNamedColors
 
-    p = pv.Plotter(off_screen=True, window_size=window)
-    try:
-        p.set_background(BACKGROUND)
+    return tuple(vtkNamedColors().GetColor3d(color))
+
+
+def _actor(layer):
+    """The layer drawn as PyVista's add_mesh draws it: plain colour, lines 3 px wide, bone and
+    lesion smooth (point normals, split at 30 degree edges), the rest flat."""
+    from vtkmodules.vtkFiltersCore import vtkPolyDataNormals
+    from vtkmodules.vtkRenderingCore import vtkActor, vtkPolyDataMapper
+
+    mapper = vtkPolyDataMapper()
+    lines = layer.name == "screw axes"
+    if not lines and layer.name in ("bone", "lesion"):
+        normals = vtkPolyDataNormals()
+        normals.SetInputData(layer.data)
+        normals.ComputeCellNormalsOff()
+        normals.SplittingOn()
+        normals.SetFeatureAngle(30.0)
+        mapper.SetInputConnection(normals.GetOutputPort())
+        smooth = True
+    else:
+        mapper.SetInputData(layer.data)
+        smooth = False
+    mapper.ScalarVisibilityOff()
+    actor = vtkActor()
+    actor.SetMapper(mapper)
+    prop = actor.GetProperty()
+    prop.SetColor(*_vtk_rgb(layer.color))
+    prop.SetOpacity(layer.opacity)
+    prop.SetLineWidth(3 if lines else 1)
+    if smooth:
+        prop.SetInterpolationToPhong()
+    else:
+        prop.SetInterpolationToFlat()
+    return actor
+
+
+class _Window:
+    """One off-screen VTK window for all the views: the layers' actors are made once and each
+    view only shows some of them and moves the camera (plain VTK, not PyVista's Plotter, whose
+    import pulls in matplotlib: about 1 s of the report's time)."""
+
+    def __init__(self, scene: CaseScene, window=WINDOW):
+        import vtkmodules.vtkRenderingOpenGL2  # noqa: F401  (registers the OpenGL window classes)
+        from vtkmodules.vtkRenderingCore import vtkLightKit, vtkRenderer, vtkRenderWindow
+
+        self.renderer = vtkRenderer()
+        self.renderer.SetBackground(*_vtk_rgb(BACKGROUND))
+        self.renderer.RemoveAllLights()
+        vtkLightKit().AddLightsToRenderer(self.renderer)  # PyVista's default lighting
+        self.window = vtkRenderWindow()
+        self.window.SetOffScreenRendering(1)
+        self.window.SetMultiSamples(0)  # no anti-aliasing: a report picture, not a figure
+        self.window.SetSize(*window)
+        self.window.AddRenderer(self.renderer)
+        self.actors = []
         for layer in scene.layers:
-            if (names is None and not layer.visible) or (names is not None and layer.name not in names):
-                continue
-            lines = layer.name == "screw axes"
-            p.add_mesh(layer.data, color=layer.color, opacity=layer.opacity, line_width=3 if lines else 1,
-                       smooth_shading=not lines and layer.name in ("bone", "lesion"))
-        up = np.array([0.0, 0, 1.0])
-        p.view_vector(view / np.linalg.norm(view), viewup=up)
-        p.reset_camera(bounds=bounds)  # fits a sphere round the box: zoom in to fill the picture
-        p.camera.zoom(zoom)
-        return p.screenshot(return_img=True)
-    finally:
-        p.close()
+            actor = _actor(layer)
+            self.renderer.AddActor(actor)
+            self.actors.append((layer, actor))
+
+    def render(self, names, view: np.ndarray, bounds, zoom: float) -> np.ndarray:
+        """One picture of the named layers (all visible ones when ``names`` is None)."""
+        from vtkmodules.util.numpy_support import vtk_to_numpy
+        from vtkmodules.vtkRenderingCore import vtkWindowToImageFilter
+
+        for layer, actor in self.actors:
+            shown = layer.visible if names is None else layer.name in names
+            actor.SetVisibility(shown)
+        camera = self.renderer.GetActiveCamera()
+        camera.SetFocalPoint(0.0, 0.0, 0.0)
+        camera.SetPosition(*(view / np.linalg.norm(view)))
+        camera.SetViewUp(0.0, 0.0, 1.0)
+        self.renderer.ResetCamera(*bounds)  # fits a sphere round the box: zoom in to fill the picture
+        self.renderer.ResetCameraClippingRange()  # every shown actor, the planes too
+        camera.Zoom(zoom)
+        self.window.Render()
+        grab = vtkWindowToImageFilter()
+        grab.SetInput(self.window)
+        grab.SetInputBufferTypeToRGB()
+        grab.ReadFrontBufferOff()
+        grab.Update()
+        out = grab.GetOutput()
+        w, h, _ = out.GetDimensions()
+        rgb = vtk_to_numpy(out.GetPointData().GetScalars()).reshape(h, w, 3)
+        return np.ascontiguousarray(rgb[::-1])  # VTK's rows run bottom-up
+
+    def close(self) -> None:
+        self.window.Finalize()
 
 
 def _bounds(scene: CaseScene, names) -> tuple | None:
@@ -87,8 +161,12 @@ def render_views(scene: CaseScene) -> tuple[list[Picture], list[str]]:
     pictures = []
     try:
         with _quiet_vtk():
-            for title, caption, names, view, bounds, zoom in views:
-                pictures.append(Picture(title, caption, png_bytes(_render(scene, names, view, bounds, zoom))))
+            window = _Window(scene)
+            try:
+                for title, caption, names, view, bounds, zoom in views:
+                    pictures.append(Picture(title, caption, png_bytes(window.render(names, view, bounds, zoom))))
+            finally:
+                window.close()
     except Exception as exc:  # a machine without any OpenGL: the report still has its numbers
         return pictures, [f"3D views: not available (rendering failed: {type(exc).__name__}: {exc})."]
     return pictures, []
