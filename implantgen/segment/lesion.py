@@ -16,6 +16,7 @@ from scipy import ndimage
 from ..geometry import bbox, filter_size
 from ..records import Volume
 from .extension import soft_tissue_extension
+from .filters import LazyMedian, grow_box
 
 
 _TRABECULAR_CONTRAST = 40.0  # HU below trabecular bone that a lytic lesion must at least be
@@ -26,6 +27,7 @@ _TRABECULAR_CONTRAST = 40.0  # HU below trabecular bone that a lytic lesion must
 # femur phantoms (midpoints 3.2-40 spreads out), the median on lesions simulated in real
 # vertebrae (1.9-2.6 spreads).
 _OWN_VALUE_SPREADS = 3.0
+_RIM = 3  # voxels around the bone that the filters read (see detect_lesion)
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,7 @@ def _merge_mixed(lytic, blastic, hu, share: float) -> list[_Candidate]:
     return sorted(merged, key=lambda c: (-c.voxels, tuple(c.centre_kji)))
 
 
-def _refine(core: np.ndarray, hu: np.ndarray, hs: np.ndarray, allowed: np.ndarray,
+def _refine(core: np.ndarray, hu: np.ndarray, median: LazyMedian, allowed: np.ndarray,
             lesion_hu: float, neighbours_hu: list[float], spacing_kji) -> np.ndarray:
     """Redraw the boundary where a voxel is closer to the lesion than to the tissue next to it.
 
@@ -128,6 +130,7 @@ def _refine(core: np.ndarray, hu: np.ndarray, hs: np.ndarray, allowed: np.ndarra
     """
     lo = max([(lesion_hu + h) / 2 for h in neighbours_hu if h < lesion_hu], default=-np.inf)
     hi = min([(lesion_hu + h) / 2 for h in neighbours_hu if h > lesion_hu], default=np.inf)
+    hs = median.values  # known on the bone and its rim: ``allowed`` lies in the bone
     spread = _spread(hu[core])
     clear = [half >= _OWN_VALUE_SPREADS * spread for half in (lesion_hu - lo, hi - lesion_hu)]
     window = ((hu if clear[0] else hs) > lo) & ((hu if clear[1] else hs) < hi)
@@ -140,7 +143,26 @@ def _refine(core: np.ndarray, hu: np.ndarray, hs: np.ndarray, allowed: np.ndarra
     keep = np.unique(labels[core])
     out = np.isin(labels, keep[keep > 0])
     # Noise holes inside are lesion; an enclosed piece of cortex is not.
-    return out | (ndimage.binary_fill_holes(out) & (hs > lo) & (hs < hi))
+    holes = fill_holes(out) & ~out
+    hs = median.at(holes)
+    return out | (holes & (hs > lo) & (hs < hi))
+
+
+def fill_holes(mask: np.ndarray) -> np.ndarray:
+    """ndimage.binary_fill_holes on the mask's box only (holes lie inside it), by one labelling
+    of the background rather than scipy's iterative propagation."""
+    out = mask.copy()
+    box = bbox(mask, 1)
+    if box is None:
+        return out
+    background, n = ndimage.label(~mask[box])
+    outside = np.zeros(n + 1, dtype=bool)
+    for axis in range(3):
+        for index in (0, -1):
+            outside[np.unique(np.take(background, index, axis=axis))] = True
+    outside[0] = True  # label 0 is the mask itself
+    out[box] |= ~outside[background]
+    return out
 
 
 def _spread(values: np.ndarray) -> float:
@@ -194,13 +216,18 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     """
     spacing_kji = volume.spacing[::-1]
     pad = np.ceil(criteria.extension_mm / spacing_kji).astype(int) + 2
-    roi = bbox(solid, pad)
+    # Everything but the soft-tissue extension reads the bone and a rim of 2 voxels (the widest
+    # neighbourhood filter below) plus 1 for the median under it: the bone's box grown by 3.
+    roi = bbox(solid, _RIM)
     if roi is None:
         return None
     hu = volume.array[roi].astype(np.float32)
-    # Noise down, edges kept; not across thick slices, where it would smear a lesion's end.
-    hs = ndimage.median_filter(hu, size=filter_size(spacing_kji))
     sol = solid[roi]
+    in_plane = filter_size(spacing_kji, 5)
+    # Noise down, edges kept; not across thick slices, where it would smear a lesion's end.
+    # Only where decisions read it: the bone and what the neighbourhood filters see of it.
+    median = LazyMedian(hu, filter_size(spacing_kji))
+    hs = median.at(grow_box(sol, np.maximum(in_plane, 3)))
     voxel_ml = float(np.prod(volume.spacing)) / 1000.0
     # A core is the conservative inside of a lesion: a third of the minimum size will do; with a
     # seed pointing at it, any core that is more than a speck.
@@ -221,20 +248,19 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
         hi = min(hi, host_hu - _TRABECULAR_CONTRAST)
         lo = lo - 50.0
     # Marrow right next to a voxel, cortex within two voxels in-plane: a partial-volume mixture.
-    in_plane = filter_size(spacing_kji, 5)
     lo_nb, hi_nb = ndimage.minimum_filter(hs, size=3), ndimage.maximum_filter(hs, size=in_plane)
     where = sol if search is None else sol & search[roi]
     lytic_core = where & (hs >= lo) & (hs <= hi) & ~_between(lo_nb, hi_nb, lo, bhi)
     # Dense bone is only abnormal inside the marrow cavity, away from the cortical shell.
-    depth = ndimage.distance_transform_edt(sol, sampling=spacing_kji)
-    deep = depth >= max(criteria.blastic_depth_mm, 1.5 * float(spacing_kji.max()))
-    blastic_core = where & deep & (hs >= blo) & (hs <= bhi) & ~_between(lo_nb, hi_nb, blo, bhi)
+    blastic_core = where & (hs >= blo) & (hs <= bhi) & ~_between(lo_nb, hi_nb, blo, bhi)
+    blastic_core &= _deep(sol, blastic_core, spacing_kji,
+                          max(criteria.blastic_depth_mm, 1.5 * float(spacing_kji.max())))
     lytic = _components(_opened(lytic_core), "lytic", min_voxels)
     blastic = _components(_opened(blastic_core), "blastic", min_voxels)
     warnings = []
+    start = np.array([r.start for r in roi])
     if axis_direction is not None and lytic:
         d = np.asarray(axis_direction, dtype=float)
-        start = np.array([r.start for r in roi])
         kji_to_s = lambda kji: volume.index_to_physical((kji + start)[:, ::-1].astype(float)) @ d  # noqa: E731
         normal = _transitions(lytic, hs, sol, kji_to_s, hi)
         if normal:
@@ -247,7 +273,7 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     seed_kji = None
     if seed is not None:
         ijk = volume.physical_to_index([seed])[0]
-        seed_kji = ijk[::-1] - np.array([r.start for r in roi])
+        seed_kji = ijk[::-1] - start
     chosen = _pick(cands, seed_kji, spacing_kji)
 
     marrow = interior & ~ndimage.binary_dilation(chosen.mask, iterations=2)
@@ -260,21 +286,40 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     neighbours = [normal_hu, cortex_hu]
     mid_lo, mid_hi = (lesion_hu + normal_hu) / 2, (lesion_hu + cortex_hu) / 2
     allowed = sol & ~_between(lo_nb, hi_nb, mid_lo, mid_hi)
-    mask = _refine(chosen.mask, hu, hs, allowed, lesion_hu, neighbours, spacing_kji)
-    if chosen.type == "lytic":
-        # Only around the lesion: the distance maps of the whole bone's box are costly.
-        near = bbox(mask, pad)
-        ext, note = soft_tissue_extension(hu[near], sol[near], mask[near], lesion_hu, spacing_kji,
-                                          criteria.extension_mm)
-        mask[near] |= ext
-        if note:
-            warnings.append(note)
+    mask = _refine(chosen.mask, hu, median, allowed, lesion_hu, neighbours, spacing_kji)
     full = np.zeros(volume.shape, dtype=bool)
     full[roi] = mask
-    start = np.array([r.start for r in roi])
+    if chosen.type == "lytic":
+        # Only around the lesion (its box grown by the reach, on the whole CT): the distance
+        # maps of the whole bone's box are costly.
+        near = tuple(slice(max(r.start + b.start - p, 0), min(r.start + b.stop + p, n))
+                     for r, b, p, n in zip(roi, bbox(mask), pad, volume.shape))
+        ext, note = soft_tissue_extension(volume.array[near].astype(np.float32), solid[near],
+                                          full[near], lesion_hu, spacing_kji, criteria.extension_mm)
+        full[near] |= ext
+        if note:
+            warnings.append(note)
     others = [(c.type, round(c.voxels * voxel_ml, 2),
                [round(float(v), 1) for v in volume.index_to_physical([(c.centre_kji + start)[::-1]])[0]])
               for c in cands if c is not chosen]
-    return Lesion(mask=full, type=chosen.type, volume_ml=float(full.sum()) * voxel_ml,
+    return Lesion(mask=full, type=chosen.type, volume_ml=float(np.count_nonzero(full)) * voxel_ml,
                   lesion_hu=lesion_hu, normal_hu=normal_hu, other_candidates=others,
                   warnings=tuple(warnings))
+
+
+def _deep(sol: np.ndarray, where: np.ndarray, spacing_kji, depth_mm: float) -> np.ndarray:
+    """Voxels of ``where`` at least ``depth_mm`` inside ``sol`` (bool, same grid).
+
+    The distance map only on the box of ``where`` grown by the depth: any surface nearer than
+    that lies in it, so the answer is the same as on the whole grid.
+    """
+    out = np.zeros_like(where)
+    box = bbox(where, np.ceil(depth_mm / np.asarray(spacing_kji)).astype(int) + 1)
+    if box is None:
+        return out
+    inside = sol[box]
+    if inside.all():  # no surface within reach: all deep
+        out[box] = where[box]
+        return out
+    out[box] = where[box] & (ndimage.distance_transform_edt(inside, sampling=spacing_kji) >= depth_mm)
+    return out

@@ -1,0 +1,62 @@
+"""Filters computed only on the voxels that a decision reads.
+
+A bone fills a small part of its own bounding box (a tilted femur: under a fifth), and a 3x3x3
+median over the whole box costs seconds; the same median at the voxels near the bone costs a
+tenth of that and gives the same values there.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+_CHUNK = 65536  # voxels per gather: bounds the (voxels x footprint) scratch array
+
+
+def median_where(hu: np.ndarray, size, where: np.ndarray, out: np.ndarray) -> None:
+    """out[where] = ndimage.median_filter(hu, size)[where], computed at those voxels only.
+
+    ``size`` is odd per axis.  The array's edges are mirrored as scipy's default mode
+    ('reflect': d c b a | a b c d) does, so the values are the same everywhere.
+    """
+    size = tuple(int(s) for s in np.broadcast_to(size, (3,)))
+    half = [s // 2 for s in size]
+    padded = np.pad(hu, [(h, h) for h in half], mode="symmetric")
+    strides = np.array([padded.shape[1] * padded.shape[2], padded.shape[2], 1])
+    offsets = np.stack(np.meshgrid(*(np.arange(-h, h + 1) for h in half), indexing="ij"), -1)
+    offsets = (offsets.reshape(-1, 3) @ strides).astype(np.intp)
+    kji = np.argwhere(where)
+    flat = (kji + np.asarray(half)) @ strides
+    rank = len(offsets) // 2  # scipy's median: the middle rank of the footprint's values
+    values = padded.ravel()
+    result = np.empty(len(flat), dtype=out.dtype)
+    for a in range(0, len(flat), _CHUNK):
+        block = values[flat[a:a + _CHUNK, None] + offsets[None, :]]
+        block.partition(rank, axis=1)
+        result[a:a + _CHUNK] = block[:, rank]
+    out[tuple(kji.T)] = result
+
+
+class LazyMedian:
+    """The median-filtered ``hu`` (as ndimage.median_filter with ``size``), computed only at
+    the voxels asked for.  ``values`` holds the median where ``known``, ``hu`` elsewhere (finite,
+    so that filters over it stay well defined; no decision may read it there)."""
+
+    def __init__(self, hu: np.ndarray, size):
+        self.hu, self.size = hu, size
+        self.values = hu.copy()
+        self.known = np.zeros(hu.shape, dtype=bool)
+
+    def at(self, where: np.ndarray) -> np.ndarray:
+        """``values`` with the median known at least on ``where``."""
+        todo = where & ~self.known
+        if todo.any():
+            median_where(self.hu, self.size, todo, self.values)
+            self.known |= todo
+        return self.values
+
+
+def grow_box(mask: np.ndarray, size) -> np.ndarray:
+    """``mask`` dilated by a box of ``size`` (odd per axis): every voxel a filter of that size
+    centred on the mask reads.  Separable maximum filters: far faster than binary_dilation."""
+    return ndimage.maximum_filter(mask.view(np.uint8), size=size).view(bool)
