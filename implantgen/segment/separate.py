@@ -34,12 +34,14 @@ LONG_MARROW = 0.03  # share of fatty marrow that marks a long bone
 LONG_ELONGATION = 3.0  # ratio of the first two principal spreads of a long bone
 
 
-def tree_leaves(f: np.ndarray, mask: np.ndarray, levels, accept) -> np.ndarray:
+def tree_leaves(f: np.ndarray, mask: np.ndarray, levels, accept, big_enough=None) -> np.ndarray:
     """int32 seeds: the leaves of the component tree of ``f`` within ``mask`` over ``levels``.
 
-    A component splits at a level when at least two of its pieces pass ``accept(piece_mask,
-    f_on_piece_box, level, box)``; each leaf is the piece at the level where it split off (the
-    biggest seed that still belongs to one bone).  Components that never split are one leaf.
+    A component splits at a level when at least two of its pieces pass ``big_enough(piece_mask)``
+    (if given) and ``accept(piece_mask, f_on_piece_box, level, box)``; each leaf is the piece at
+    the level where it split off (the biggest seed that still belongs to one bone).  Components
+    that never split are one leaf.  ``accept`` may be costly: it is only asked when two pieces
+    are big enough, since otherwise no split can happen.
     """
     seeds = np.zeros(mask.shape, dtype=np.int32)
     labels, n = ndimage.label(mask, structure=_CONN)
@@ -57,12 +59,14 @@ def tree_leaves(f: np.ndarray, mask: np.ndarray, levels, accept) -> np.ndarray:
                 if ns == 0:
                     break
                 continue
+            pieces = [(sub[sbox] == b, tuple(slice(o + s.start, o + s.stop) for o, s in zip(origin, sbox)))
+                      for b, sbox in enumerate(ndimage.find_objects(sub), start=1)]
+            if big_enough is not None:
+                pieces = [(pm, gbox) for pm, gbox in pieces if big_enough(pm)]
             good = []
-            for b, sbox in enumerate(ndimage.find_objects(sub), start=1):
-                pm = sub[sbox] == b
-                gbox = tuple(slice(o + s.start, o + s.stop) for o, s in zip(origin, sbox))
-                if accept(pm, f[gbox], levels[li], gbox):
-                    good.append((pm, tuple(o + s.start for o, s in zip(origin, sbox))))
+            if len(pieces) >= 2:
+                good = [(pm, tuple(s.start for s in gbox)) for pm, gbox in pieces
+                        if accept(pm, f[gbox], levels[li], gbox)]
             if len(good) >= 2:
                 split = (good, li + 1)
                 break
@@ -78,15 +82,18 @@ def _volume_ok(pm: np.ndarray, ml: float, voxel_ml: float) -> bool:
     return np.count_nonzero(pm) * voxel_ml >= ml
 
 
-def split_by_density(solid: np.ndarray, g: np.ndarray, depth: np.ndarray, cortex_hu: float,
-                     spacing) -> np.ndarray:
+def split_by_density(solid: np.ndarray, g: np.ndarray, cortex_hu: float, spacing) -> np.ndarray:
     """Watershed regions of ``solid`` seeded by the density tree (joints come apart)."""
     voxel_ml = float(np.prod(spacing)) / 1000.0
+    depth = []  # the distance map of the solid, made the first time a split needs it (costly)
 
     def accept(pm, _fb, _level, gbox):
-        return _volume_ok(pm, HU_PIECE_ML, voxel_ml) and depth[gbox][pm].max() >= HU_PIECE_THICK_MM
+        if not depth:
+            depth.append(ndimage.distance_transform_edt(solid, sampling=spacing[::-1]).astype(np.float32))
+        return depth[0][gbox][pm].max() >= HU_PIECE_THICK_MM
 
-    seeds = tree_leaves(g, solid, [cortex_hu + s for s in HU_STEPS], accept)
+    seeds = tree_leaves(g, solid, [cortex_hu + s for s in HU_STEPS], accept,
+                        big_enough=lambda pm: _volume_ok(pm, HU_PIECE_ML, voxel_ml))
     elevation = -np.minimum(g, cortex_hu + FLAT_ABOVE)
     return watershed(elevation, seeds, mask=solid)
 
@@ -103,9 +110,10 @@ def split_by_shape(region: np.ndarray, spacing, long_bone: bool = False) -> np.n
     depth = ndimage.distance_transform_edt(np.pad(region, 1), sampling=spacing[::-1])[1:-1, 1:-1, 1:-1]
 
     def accept(pm, fb, level, _gbox):
-        return _volume_ok(pm, DT_PIECE_ML, voxel_ml) and fb[pm].max() - level >= DT_RISE_MM
+        return fb[pm].max() - level >= DT_RISE_MM
 
-    seeds = tree_leaves(depth, region, DT_LEVELS_MM, accept)
+    seeds = tree_leaves(depth, region, DT_LEVELS_MM, accept,
+                        big_enough=lambda pm: _volume_ok(pm, DT_PIECE_ML, voxel_ml))
     return watershed(-depth, seeds, mask=region)
 
 
@@ -127,9 +135,7 @@ def separate_bones(solid: np.ndarray, g: np.ndarray, cortex_hu: float, spacing,
     ``marrow`` the fatty marrow found in the solid (marks long bones).
     """
     spacing = np.asarray(spacing, dtype=float)
-    depth = ndimage.distance_transform_edt(solid, sampling=spacing[::-1]).astype(np.float32)
-    regions = split_by_density(solid, g, depth, cortex_hu, spacing)
-    del depth
+    regions = split_by_density(solid, g, cortex_hu, spacing)
     out = np.zeros(solid.shape, dtype=np.int32)
     n = 0
     for r, box in enumerate(ndimage.find_objects(regions), start=1):
