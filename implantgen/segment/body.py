@@ -53,15 +53,26 @@ def close_2d(mask: np.ndarray, radius: int) -> np.ndarray:
     r = int(radius)
     if r < 1:
         return mask.copy()
-    padded = np.pad(mask, ((0, 0), (r, r), (r, r)))
-    cross, square = _PLANE, np.zeros((3, 3, 3), dtype=bool)
-    square[1] = True
-    out = padded
+    out = np.pad(mask, ((0, 0), (r, r), (r, r)))
     for i in range(r):
-        out = ndimage.binary_dilation(out, structure=square if i % 2 else cross)
-    for i in range(r):
-        out = ndimage.binary_erosion(out, structure=square if i % 2 else cross, border_value=1)
+        out = _step_2d(out, square=bool(i % 2), grow=True)
+    for i in range(r):  # outside the array counts as inside (scipy's border_value=1)
+        out = _step_2d(out, square=bool(i % 2), grow=False)
     return out[:, r:-r, r:-r] | mask
+
+
+def _step_2d(mask: np.ndarray, square: bool, grow: bool) -> np.ndarray:
+    """One in-plane dilation (``grow``) or erosion by the 3x3 cross or square, as shifted ORs or
+    ANDs of the array: the same pixels as ndimage's binary operators (erosion with the outside
+    counted as inside), several times faster on boolean volumes."""
+    op = np.logical_or if grow else np.logical_and
+    out = mask.copy()
+    op(out[:, 1:], mask[:, :-1], out=out[:, 1:])
+    op(out[:, :-1], mask[:, 1:], out=out[:, :-1])
+    src = out.copy() if square else mask  # the square is the cross's row step, then columns
+    op(out[:, :, 1:], src[:, :, :-1], out=out[:, :, 1:])
+    op(out[:, :, :-1], src[:, :, 1:], out=out[:, :, :-1])
+    return out
 
 
 def coarse_steps(spacing) -> tuple[int, int, int]:
