@@ -17,7 +17,9 @@ _VOLUME_TOLERANCE = 0.03  # a surface must enclose its mask's volume within 3%
 
 def write_label_map(labels: np.ndarray, volume: Volume, path: Path) -> None:
     """A label map on the CT grid that 3D Slicer puts onto the CT as it is."""
-    img = sitk.GetImageFromArray(labels.astype(np.uint8 if labels.max() < 256 else np.uint16))
+    if labels.dtype != np.uint8:  # a uint8 map is written as it is, not copied (100 MB at 512x512x400)
+        labels = labels.astype(np.uint8 if labels.max() < 256 else np.uint16)
+    img = sitk.GetImageFromArray(labels)
     img.SetSpacing(tuple(float(s) for s in volume.spacing))
     img.SetOrigin(tuple(float(o) for o in volume.origin))
     img.SetDirection(tuple(float(d) for d in volume.direction.ravel()))
@@ -40,10 +42,10 @@ def write_ct_crop(volume: Volume, mask: np.ndarray, path: Path, pad_mm: float = 
 
 
 def segmentation_labels(bone_labels: np.ndarray, target_solid: np.ndarray, lesion: np.ndarray) -> np.ndarray:
-    out = np.zeros(bone_labels.shape, dtype=np.uint8)
-    out[bone_labels > 0] = OTHER_BONE
-    out[target_solid] = BONE
-    out[lesion] = LESION
+    # multiply and copyto(where=): boolean-index assignment is a few times slower on 100M voxels
+    out = (bone_labels > 0).view(np.uint8) * np.uint8(OTHER_BONE)
+    np.copyto(out, BONE, where=target_solid)
+    np.copyto(out, LESION, where=lesion)
     return out
 
 
