@@ -58,11 +58,19 @@ def _outline(mask: np.ndarray) -> np.ndarray:
     return mask & ~ndimage.binary_erosion(mask, iterations=2)
 
 
-def _draw_outlines(rgb: np.ndarray, ct: Grid, labels: np.ndarray, section: Section) -> None:
+def outline_indicators(labels: np.ndarray) -> list[tuple[tuple, np.ndarray]]:
+    """(colour, 0/1 float volume) of each outline that has voxels: made once for all the
+    sections, not once per section."""
+    out = []
     for _, values, colour in OUTLINES:
         indicator = np.isin(labels, values).astype(np.float32)
-        if not indicator.any():
-            continue
+        if indicator.any():
+            out.append((colour, indicator))
+    return out
+
+
+def _draw_outlines(rgb: np.ndarray, ct: Grid, indicators, section: Section) -> None:
+    for colour, indicator in indicators:
         # linear sampling of the 0/1 indicator, cut at 0.5: a smooth edge from thick slices
         mask = sample(ct, section, indicator, order=1, cval=0.0) >= 0.5
         rgb[_outline(mask)] = colour
@@ -138,12 +146,12 @@ def _annotate(draw: ImageDraw.ImageDraw, section: Section) -> None:
     draw.text((10, y - 18), f"{SCALE_BAR_MM:g} mm", fill=(255, 255, 255), font=_font(12))
 
 
-def section_image(ct: Grid, labels: np.ndarray | None, section: Section, plan: dict,
-                  meshes: dict) -> np.ndarray:
-    """The section as an RGB array with every overlay drawn on it."""
+def section_image(ct: Grid, indicators, section: Section, plan: dict, meshes: dict) -> np.ndarray:
+    """The section as an RGB array with every overlay drawn on it (``indicators`` from
+    ``outline_indicators``, or None without labels)."""
     rgb = _gray(sample(ct, section))
-    if labels is not None:
-        _draw_outlines(rgb, ct, labels, section)
+    if indicators is not None:
+        _draw_outlines(rgb, ct, indicators, section)
     img = Image.fromarray(rgb)
     draw = ImageDraw.Draw(img)
     _draw_vectors(draw, section, plan, meshes)
@@ -179,8 +187,9 @@ def ct_pictures(folder: Path, plan: dict, meshes: dict) -> tuple[list[Picture], 
         sections = case_sections(plan, ct)
     except (KeyError, TypeError, IndexError):  # a plan without a bone axis or lesion extent
         return [], ["CT pictures: not available (plan.json has no bone axis or lesion extent)."]
+    indicators = None if labels is None else outline_indicators(labels)
     pictures = []
     for section in sections:
-        rgb = section_image(ct, labels, section, plan, meshes)
+        rgb = section_image(ct, indicators, section, plan, meshes)
         pictures.append(Picture(section.name, _CAPTIONS[section.name], png_bytes(rgb)))
     return pictures, missing

@@ -56,12 +56,30 @@ def read_ct(folder: Path) -> Grid | None:
     return Grid.from_image(sitk.ReadImage(str(path))) if path.is_file() else None
 
 
+def _same_grid_box(seg: sitk.Image, ct: Grid) -> tuple[slice, slice, slice] | None:
+    """The (k, j, i) box of ``seg`` that ``ct`` covers voxel for voxel, or None when the grids
+    differ.  ct.nrrd is written as a crop of the CT grid the labels lie on, so slicing them is
+    the nearest-label resampling without its cost (0.1 s at 512x512x400)."""
+    lin = np.asarray(seg.GetDirection()).reshape(3, 3) * np.asarray(seg.GetSpacing())[None, :]
+    if not np.allclose(lin, ct.affine[:3, :3], rtol=0, atol=1e-6):
+        return None
+    start = np.linalg.solve(lin, ct.affine[:3, 3] - np.asarray(seg.GetOrigin()))  # (i, j, k)
+    first = np.rint(start).astype(int)
+    stop = first + np.asarray(ct.array.shape[::-1])
+    if not np.allclose(start, first, atol=1e-3) or np.any(first < 0) or np.any(stop > np.asarray(seg.GetSize())):
+        return None
+    return tuple(slice(int(a), int(b)) for a, b in zip(first[::-1], stop[::-1]))
+
+
 def read_labels_on(folder: Path, ct: Grid) -> np.ndarray | None:
     """segmentation.nrrd resampled (nearest label) onto the CT crop's grid, or None."""
     path = Path(folder) / "segmentation.nrrd"
     if not path.is_file():
         return None
     seg = sitk.ReadImage(str(path))
+    box = _same_grid_box(seg, ct)
+    if box is not None:
+        return sitk.GetArrayViewFromImage(seg)[box].astype(np.uint8)
     ref = sitk.Image([int(n) for n in ct.array.shape[::-1]], sitk.sitkUInt8)
     lin = ct.affine[:3, :3]
     spacing = np.linalg.norm(lin, axis=0)
