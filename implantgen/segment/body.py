@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from ..geometry import bbox
+
 AIR_HU = -400.0  # between air (-1000) and fat (-100): lungs and bowel gas are filled afterwards
 OPEN_MM = 4.0  # cuts the table, blankets and cables off the body
 MIN_PART_ML = 20.0  # a limb is far bigger; table remnants and cables are not
@@ -93,10 +95,23 @@ def body_parts(hu: np.ndarray, spacing) -> tuple[np.ndarray, tuple[int, int, int
     px = float(min(spacing[0], spacing[1])) * sj
     dense = hu[::sk, ::sj, ::si] > AIR_HU
     r = max(1, int(round(OPEN_MM / px)))
+    out = np.zeros(dense.shape, dtype=np.uint8)
+    # Only the columns around anything denser than air (a limb fills a small part of the field
+    # of view): every step below reaches at most r pixels in-plane, so a rim of r + 1 empty
+    # pixels keeps them as on the whole grid.  Not cropped along k: thickness is read on every
+    # n-th slice from the first.
+    box = bbox(dense, (0, r + 1, r + 1))
+    if box is not None:
+        out[box] = _parts(np.ascontiguousarray(dense[box]), spacing, sk, px, r)
+    return out, steps
+
+
+def _parts(dense: np.ndarray, spacing, sk: int, px: float, r: int) -> np.ndarray:
+    """body_parts on the coarse grid's ``dense`` (denser than air)."""
     m = ndimage.binary_opening(dense, structure=disk(r)[None])
     labels, n = ndimage.label(m)
     if n == 0:
-        return np.zeros(m.shape, dtype=np.uint8), steps
+        return np.zeros(m.shape, dtype=np.uint8)
     voxel_ml = px * px * float(spacing[2]) * sk / 1000.0
     sizes = np.bincount(labels.ravel())
     # Thickness: the largest in-plane distance to the outside, on slices ~1 cm apart.
@@ -116,7 +131,7 @@ def body_parts(hu: np.ndarray, spacing) -> tuple[np.ndarray, tuple[int, int, int
     body = fill_holes_2d(body)
     parts, n = ndimage.label(body)
     order = _largest_first(parts, n)
-    return order[parts].astype(np.uint8), steps
+    return order[parts].astype(np.uint8)
 
 
 def _largest_first(labels: np.ndarray, n: int) -> np.ndarray:
