@@ -12,12 +12,28 @@ from .records import Volume
 
 def bbox(mask: np.ndarray, pad: int | tuple = 0) -> tuple[slice, slice, slice] | None:
     """The (k, j, i) slices of the box around ``mask``, grown by ``pad`` voxels, or None."""
+    if mask.ndim != 3:
+        return _bbox_nd(mask, pad)
+    # One pass over the whole array (its projection along k), then only the columns it spans:
+    # a bone's mask is a small part of a whole CT, and this runs on full-size masks often.
+    plane = mask.any(axis=0)
+    rows = np.flatnonzero(plane.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(plane.any(axis=0))
+    ks = np.flatnonzero(mask[:, rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].any(axis=(1, 2)))
+    pad = np.broadcast_to(np.asarray(pad), (3,))
+    return tuple(slice(max(int(idx[0]) - int(p), 0), min(int(idx[-1]) + 1 + int(p), n))
+                 for idx, p, n in zip((ks, rows, cols), pad, mask.shape))
+
+
+def _bbox_nd(mask: np.ndarray, pad) -> tuple[slice, ...] | None:
     if not mask.any():
         return None
-    pad = np.broadcast_to(np.asarray(pad), (3,))
+    pad = np.broadcast_to(np.asarray(pad), (mask.ndim,))
     out = []
-    for axis in range(3):
-        other = tuple(a for a in range(3) if a != axis)
+    for axis in range(mask.ndim):
+        other = tuple(a for a in range(mask.ndim) if a != axis)
         idx = np.flatnonzero(mask.any(axis=other))
         out.append(slice(max(int(idx[0]) - int(pad[axis]), 0),
                          min(int(idx[-1]) + 1 + int(pad[axis]), mask.shape[axis])))

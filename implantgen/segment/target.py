@@ -49,7 +49,7 @@ def _solid_and_axis(volume: Volume, mask: np.ndarray, name: str = "") -> tuple[n
     if not long_bone:
         return mask, axis, False
     roi = bbox(mask, 1)
-    solid = np.zeros_like(mask)
+    solid = np.zeros(mask.shape, dtype=bool)  # not zeros_like: that writes every page of a CT
     solid[roi] = long_bone_solid(mask[roi], slicing_axis(volume, axis.direction)) | mask[roi]
     return solid, bone_axis(volume, solid), True
 
@@ -58,9 +58,10 @@ def _search_region(volume: Volume, solid: np.ndarray, axis: BoneAxis, long_bone:
     if not long_bone:
         return solid
     lo, hi = axis.shaft()
-    s = axis.position(voxel_points(volume, solid))
-    region = np.zeros_like(solid)
-    region[solid] = (s >= lo) & (s <= hi)
+    s = axis.position(voxel_points(volume, solid))  # in C order of the voxels, as below
+    region = np.zeros(solid.shape, dtype=bool)
+    box = bbox(solid)
+    region[box][solid[box]] = (s >= lo) & (s <= hi)
     return region
 
 
@@ -120,7 +121,7 @@ def find_target(volume: Volume, bones: BoneSegmentation, *, lesion_mask: np.ndar
     found, searched = [], 0
     for label in labels:
         mask = bones.labels == label
-        if mask.sum() * voxel_ml < _MIN_BONE_ML:
+        if np.count_nonzero(mask) * voxel_ml < _MIN_BONE_ML:
             continue
         if seed is None and bones.names.get(label, "").startswith(_SEED_ONLY):
             continue
