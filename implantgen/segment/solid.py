@@ -83,32 +83,65 @@ def smooth(hu: np.ndarray, spacing, sigma_mm: float) -> np.ndarray:
 def trabecular_interior(g: np.ndarray, cortex: np.ndarray, body: np.ndarray, spacing,
                         levels: Levels) -> np.ndarray:
     """Voxels denser than soft tissue and walled in by cortex (within REACH_MM, 7 of 8 rays)."""
-    wide = smooth(g, spacing, WIDE_MM)
-    dense = (wide > levels.trabecular) & body & ~cortex
+    out = np.zeros(g.shape, dtype=bool)
+    walls = without_specks(cortex, spacing)
+    # Only inside the walls' box can a voxel see them in 4 or more of the 8 directions (beyond
+    # one side, only the 3 rays pointing back reach in), and only there is anything interior:
+    # the smoothing, texture and disc tests below read a few mm around it, and a ray leaving
+    # the box never comes back, so every count and value inside it is as on the whole grid.
+    assert LOOSE_ENCLOSED >= 4
+    box = bbox(walls)
+    if box is None:
+        return out
+    near = _grown(box, g.shape, spacing)
+    inner = tuple(slice(b.start - n.start, b.stop - n.start) for b, n in zip(box, near))
+    wide = smooth(g[near], spacing, WIDE_MM)
+    dense = (wide > levels.trabecular) & body[near] & ~cortex[near]
     if not dense.any():
-        return dense
+        return out
     dense &= ~disc_like(wide, spacing)
-    walled = enclosure(without_specks(cortex, spacing), spacing, REACH_MM)
+    dense, walls, gb = dense[inner], walls[box], g[near]
+    walled = enclosure(walls, spacing, REACH_MM)
     seeds = dense & (walled >= MIN_ENCLOSED)
     # Hysteresis, in the same slice: less walled-in voxels next to walled-in ones are interior
     # too (a wide gap in a blurred cortex), if textured like trabecular bone.
-    loose = dense & (walled >= LOOSE_ENCLOSED) & (local_sd(g, spacing, TEXTURE_MM) >= TEXTURE_SD)
-    return ndimage.binary_propagation(seeds, structure=_PLANE4, mask=loose | seeds)
+    loose = dense & (walled >= LOOSE_ENCLOSED) & (local_sd(gb, spacing, TEXTURE_MM)[inner] >= TEXTURE_SD)
+    out[box] = ndimage.binary_propagation(seeds, structure=_PLANE4, mask=loose | seeds)
+    return out
+
+
+def _grown(box, shape, spacing) -> tuple[slice, slice, slice]:
+    """``box`` grown by what trabecular_interior's filters read: the wide Gaussian and the
+    texture window in-plane, the disc test's reach along k (clipped to the array, whose edges
+    the filters then see as before)."""
+    reach = [int(np.ceil(DISC_REACH_MM / float(spacing[2]))) + 1]
+    for s in (spacing[1], spacing[0]):  # Gaussian radius (truncate 3) or half the texture window
+        reach.append(max(int(3.0 * WIDE_MM / float(s) + 0.5), _texture_size(spacing) // 2) + 1)
+    return tuple(slice(max(b.start - r, 0), min(b.stop + r, n)) for b, r, n in zip(box, reach, shape))
+
+
+def _texture_size(spacing, size_mm: float = TEXTURE_MM) -> int:
+    return max(3, int(round(size_mm / float(spacing[0]))) | 1)
 
 
 def without_specks(cortex: np.ndarray, spacing) -> np.ndarray:
     """Cortex without small separate pieces: calcified plaques of a vessel wall or cartilage
-    must not wall in a vessel's lumen as if it were marrow."""
-    labels, n = ndimage.label(cortex, structure=np.ones((3, 3, 3), dtype=bool))
+    must not wall in a vessel's lumen as if it were marrow.  (Labelled on the cortex's box.)"""
+    out = np.zeros_like(cortex)
+    box = bbox(cortex)
+    if box is None:
+        return out
+    labels, n = ndimage.label(cortex[box], structure=np.ones((3, 3, 3), dtype=bool))
     sizes = np.bincount(labels.ravel()) * float(np.prod(spacing)) / 1000.0
     keep = sizes >= PLAQUE_ML
     keep[0] = False
-    return keep[labels]
+    out[box] = keep[labels]
+    return out
 
 
 def local_sd(g: np.ndarray, spacing, size_mm: float) -> np.ndarray:
     """In-plane standard deviation over a square of about ``size_mm``."""
-    n = max(3, int(round(size_mm / float(spacing[0]))) | 1)
+    n = _texture_size(spacing, size_mm)
     mean = ndimage.uniform_filter(g, size=(1, n, n))
     sq = ndimage.uniform_filter(g * g, size=(1, n, n))
     return np.sqrt(np.maximum(sq - mean * mean, 0.0))
