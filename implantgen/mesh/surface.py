@@ -14,6 +14,7 @@ from skimage.measure import marching_cubes
 
 from ..geometry import bbox
 from ..records import Volume
+from .checks import signed_volume
 
 
 def mask_surface(volume: Volume, mask: np.ndarray) -> trimesh.Trimesh:
@@ -31,6 +32,6 @@ def mask_surface(volume: Volume, mask: np.ndarray) -> trimesh.Trimesh:
     kji = verts + start
     points = volume.index_to_physical(kji[:, ::-1])
     mesh = trimesh.Trimesh(points, faces, process=True)
-    if mesh.volume < 0:
+    if signed_volume(mesh) < 0:
         mesh.invert()
     return mesh
