@@ -50,7 +50,7 @@ def _vtk_rgb(color: str) -> tuple[float, float, float]:
 
 def _actor(layer):
     """The layer drawn as PyVista's add_mesh draws it: plain colour, lines 3 px wide, bone and
-    lesion smooth (point normals, split at 30 degree edges), the rest flat."""
+    lesion smooth (point normals), the rest flat."""
     from vtkmodules.vtkFiltersCore import vtkPolyDataNormals
     from vtkmodules.vtkRenderingCore import vtkActor, vtkPolyDataMapper
 
@@ -60,8 +60,11 @@ def _actor(layer):
         normals = vtkPolyDataNormals()
         normals.SetInputData(layer.data)
         normals.ComputeCellNormalsOff()
-        normals.SplittingOn()
-        normals.SetFeatureAngle(30.0)
+        # The surfaces were checked closed and outward: no reordering pass (ConsistencyOn), and
+        # no splitting at 30 degree edges, which only faceted the voxel staircase (0.18 -> 0.02 s
+        # on a 147k-triangle bone)
+        normals.ConsistencyOff()
+        normals.SplittingOff()
         mapper.SetInputConnection(normals.GetOutputPort())
         smooth = True
     else:
@@ -81,6 +84,22 @@ def _actor(layer):
     return actor
 
 
+def _offscreen_window():
+    """An EGL window where there is no X display and VTK has EGL: VTK's default window would
+    first try X, fail and warn, then fall back to EGL; None leaves VTK to choose."""
+    import ctypes.util
+    import os
+    import sys
+
+    if not sys.platform.startswith("linux") or os.environ.get("DISPLAY") or not ctypes.util.find_library("EGL"):
+        return None
+    try:
+        from vtkmodules.vtkRenderingOpenGL2 import vtkEGLRenderWindow
+    except ImportError:  # a VTK built without EGL
+        return None
+    return vtkEGLRenderWindow()
+
+
 class _Window:
     """One off-screen VTK window for all the views: the layers' actors are made once and each
     view only shows some of them and moves the camera (plain VTK, not PyVista's Plotter, whose
@@ -94,7 +113,7 @@ class _Window:
         self.renderer.SetBackground(*_vtk_rgb(BACKGROUND))
         self.renderer.RemoveAllLights()
         vtkLightKit().AddLightsToRenderer(self.renderer)  # PyVista's default lighting
-        self.window = vtkRenderWindow()
+        self.window = _offscreen_window() or vtkRenderWindow()
         self.window.SetOffScreenRendering(1)
         self.window.SetMultiSamples(0)  # no anti-aliasing: a report picture, not a figure
         self.window.SetSize(*window)
