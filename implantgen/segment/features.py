@@ -50,7 +50,7 @@ def bone_features(labels: np.ndarray, volume_affine: np.ndarray, spacing, marrow
         pts = ijk1 @ volume_affine[:3].T
         c = pts.mean(axis=0)
         length, width, axis = _extent(pts - c)
-        depth = ndimage.distance_transform_edt(np.pad(m, 1), sampling=spacing[::-1]).max()
+        depth = max_depth(m, spacing[::-1])
         out.append(BoneFeatures(
             label=lab, volume_ml=n * voxel_ml, centroid=c, low=pts.min(axis=0), high=pts.max(axis=0),
             depth_mm=float(depth),
@@ -59,6 +59,59 @@ def bone_features(labels: np.ndarray, volume_affine: np.ndarray, spacing, marrow
             dense_fraction=float(np.count_nonzero(g[box][m] > dense_hu)) / n,
         ))
     return out
+
+
+_DIRECT_VOXELS = 200_000  # below this the whole distance map is cheap enough
+_BLOCK = 2  # voxels per block side on the coarse grid of max_depth
+
+
+def max_depth(mask: np.ndarray, spacing_kji) -> float:
+    """The largest distance (mm) from a voxel of ``mask`` to the outside, the box's edge counting
+    as outside: distance_transform_edt(np.pad(mask, 1)).max(), without the map of a whole bone.
+
+    On blocks of 2 x 2 x 2 voxels, the distance from a block's centre to the nearest block
+    holding outside voxels bounds every voxel's distance in it to within twice the distance
+    from a block's centre to its voxels (h).  Only blocks whose upper bound reaches the best
+    lower bound can hold the deepest voxel; the exact map is made on their box, grown by that
+    upper bound so that every outside voxel that near lies in it: the same maximum.  (A block
+    holding only outside voxels has no upper bound to offer and none of its voxels counts.)
+    """
+    m = np.pad(mask, 1)
+    sampling = np.asarray(spacing_kji, dtype=float)
+    if m.size <= _DIRECT_VOXELS:
+        return float(ndimage.distance_transform_edt(m, sampling=sampling).max())
+    f = _BLOCK
+    shape = [-(-n // f) * f for n in m.shape]  # outside voxels added beyond the ring: no nearer
+    grid = np.zeros(shape, dtype=bool)
+    grid[tuple(slice(0, n) for n in m.shape)] = m
+    blocks = grid.reshape(shape[0] // f, f, shape[1] // f, f, shape[2] // f, f)
+    inside, touched = blocks.all(axis=(1, 3, 5)), blocks.any(axis=(1, 3, 5))
+    centre = ndimage.distance_transform_edt(inside, sampling=sampling * f)
+    h2 = 2.0 * float(np.sqrt(((((f - 1) / 2.0) * sampling) ** 2).sum()))
+    upper = centre + h2
+    candidates = touched & (upper >= float((centre[touched] - h2).max()))
+    # The candidates cluster where the bone is thickest (a femur: its head and its condyles):
+    # each cluster on its own box, the highest upper bound first, while it can still win.
+    groups, n = ndimage.label(candidates, structure=np.ones((3, 3, 3), dtype=bool))
+    slices = ndimage.find_objects(groups)
+    reach = [float(upper[sl][groups[sl] == g].max()) for g, sl in enumerate(slices, start=1)]
+    best = -np.inf
+    for g in np.argsort(-np.asarray(reach), kind="stable"):
+        if reach[g] < best:
+            break
+        # The group's voxels on the fine grid, then the box around them grown by its reach.
+        cells = groups[slices[g]] == g + 1
+        start = [sl.start * f for sl in slices[g]]
+        fine = np.repeat(np.repeat(np.repeat(cells, f, 0), f, 1), f, 2)
+        fine = fine[tuple(slice(0, k - a) for k, a in zip(m.shape, start))]  # the padding off
+        region = tuple(slice(a, a + s) for a, s in zip(start, fine.shape))
+        fine &= m[region]
+        pad = np.ceil(reach[g] / sampling).astype(int) + 1
+        box = tuple(slice(max(r.start - p, 0), min(r.stop + p, k)) for r, p, k in zip(region, pad, m.shape))
+        depth = ndimage.distance_transform_edt(m[box], sampling=sampling)
+        inner = tuple(slice(r.start - b.start, r.stop - b.start) for r, b in zip(region, box))
+        best = max(best, float(depth[inner][fine].max()))
+    return best
 
 
 def _extent(p: np.ndarray) -> tuple[float, float, np.ndarray]:
