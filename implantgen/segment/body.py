@@ -145,10 +145,13 @@ def _largest_first(labels: np.ndarray, n: int) -> np.ndarray:
 
 def upsample(coarse: np.ndarray, steps, roi) -> np.ndarray:
     """The coarse map on the full grid, cropped to ``roi`` (k, j, i slices) of the full grid."""
-    index = []
+    # One axis at a time, the finest last: the same values as one fancy index over all three,
+    # without the full-size index arithmetic.
+    out = coarse
     for axis, (sl, st) in enumerate(zip(roi, steps)):
-        index.append(np.minimum(np.arange(sl.start, sl.stop) // st, coarse.shape[axis] - 1))
-    return coarse[np.ix_(*index)]
+        index = np.minimum(np.arange(sl.start, sl.stop) // st, coarse.shape[axis] - 1)
+        out = np.take(out, index, axis=axis)
+    return out
 
 
 def full_bbox(coarse_mask: np.ndarray, steps, shape, pad: int = 0):
