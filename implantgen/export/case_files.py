@@ -15,8 +15,9 @@ BONE, LESION, OTHER_BONE = 1, 2, 3
 _VOLUME_TOLERANCE = 0.03  # a surface must enclose its mask's volume within 3%
 
 
-def write_label_map(labels: np.ndarray, volume: Volume, path: Path) -> None:
-    """A label map on the CT grid that 3D Slicer puts onto the CT as it is."""
+def write_label_map(labels: np.ndarray, volume: Volume, path: Path) -> sitk.Image:
+    """A label map on the CT grid that 3D Slicer puts onto the CT as it is; returns the image
+    written (the report can take it instead of reading the file back)."""
     if labels.dtype != np.uint8:  # a uint8 map is written as it is, not copied (100 MB at 512x512x400)
         labels = labels.astype(np.uint8 if labels.max() < 256 else np.uint16)
     img = sitk.GetImageFromArray(labels)
@@ -24,11 +25,13 @@ def write_label_map(labels: np.ndarray, volume: Volume, path: Path) -> None:
     img.SetOrigin(tuple(float(o) for o in volume.origin))
     img.SetDirection(tuple(float(d) for d in volume.direction.ravel()))
     sitk.WriteImage(img, str(path), useCompression=True)
+    return img
 
 
-def write_ct_crop(volume: Volume, mask: np.ndarray, path: Path, pad_mm: float = 25.0) -> None:
+def write_ct_crop(volume: Volume, mask: np.ndarray, path: Path, pad_mm: float = 25.0) -> sitk.Image:
     """The CT's HU around ``mask`` (its box grown by ``pad_mm``), placed in patient space, for the
-    viewer and the report: pixels and geometry only, no DICOM fields, so no patient data."""
+    viewer and the report: pixels and geometry only, no DICOM fields, so no patient data.
+    Returns the image written (for the report, as with write_label_map)."""
     from ..geometry import bbox, sub_volume
 
     pad = tuple(int(np.ceil(pad_mm / s)) for s in volume.spacing[::-1])
@@ -41,6 +44,7 @@ def write_ct_crop(volume: Volume, mask: np.ndarray, path: Path, pad_mm: float = 
     # gzip level 1: about half the default's time (0.31 -> 0.17 s at 512x512x400) for a third
     # more bytes; CT noise does not compress much better at higher levels anyway
     sitk.WriteImage(img, str(path), useCompression=True, compressionLevel=1)
+    return img
 
 
 def segmentation_labels(bone_labels: np.ndarray, target_solid: np.ndarray, lesion: np.ndarray) -> np.ndarray:

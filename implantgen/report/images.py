@@ -175,13 +175,17 @@ def legend_text(have_labels: bool) -> str:
     return "; ".join(parts)
 
 
-def ct_pictures(folder: Path, plan: dict, meshes: dict) -> tuple[list[Picture], list[str]]:
-    """The CT pictures of a case folder, and what could not be shown (one sentence each)."""
+def ct_pictures(folder: Path, plan: dict, meshes: dict, ct_image=None,
+                label_image=None) -> tuple[list[Picture], list[str]]:
+    """The CT pictures of a case folder, and what could not be shown (one sentence each).
+
+    ``ct_image`` and ``label_image`` (SimpleITK images) stand for ct.nrrd and segmentation.nrrd
+    when the caller still holds what it wrote: reading them back costs 0.2 s at 512x512x400."""
     missing = []
-    ct = read_ct(folder)
+    ct = read_ct(folder, ct_image)
     if ct is None:
         return [], ["ct.nrrd: not available, so no CT pictures."]
-    labels = read_labels_on(folder, ct)
+    labels = read_labels_on(folder, ct, label_image)
     if labels is None:
         missing.append("segmentation.nrrd: not available, so no outlines on the CT pictures.")
     try:

@@ -51,7 +51,10 @@ class Grid:
         return np.moveaxis(ijk[..., ::-1], -1, 0)
 
 
-def read_ct(folder: Path) -> Grid | None:
+def read_ct(folder: Path, image: sitk.Image | None = None) -> Grid | None:
+    """ct.nrrd's grid, or ``image`` when the caller still holds what it wrote there."""
+    if image is not None:
+        return Grid.from_image(image)
     path = Path(folder) / "ct.nrrd"
     return Grid.from_image(sitk.ReadImage(str(path))) if path.is_file() else None
 
@@ -71,12 +74,13 @@ def _same_grid_box(seg: sitk.Image, ct: Grid) -> tuple[slice, slice, slice] | No
     return tuple(slice(int(a), int(b)) for a, b in zip(first[::-1], stop[::-1]))
 
 
-def read_labels_on(folder: Path, ct: Grid) -> np.ndarray | None:
-    """segmentation.nrrd resampled (nearest label) onto the CT crop's grid, or None."""
+def read_labels_on(folder: Path, ct: Grid, image: sitk.Image | None = None) -> np.ndarray | None:
+    """segmentation.nrrd (or ``image``, what was written there) resampled (nearest label) onto
+    the CT crop's grid, or None."""
     path = Path(folder) / "segmentation.nrrd"
-    if not path.is_file():
+    if image is None and not path.is_file():
         return None
-    seg = sitk.ReadImage(str(path))
+    seg = image if image is not None else sitk.ReadImage(str(path))
     box = _same_grid_box(seg, ct)
     if box is not None:
         return sitk.GetArrayViewFromImage(seg)[box].astype(np.uint8)

@@ -38,10 +38,10 @@ def _meshes(scene: CaseScene) -> dict:
     return {name: (scene.layer(name).data if scene.layer(name) else None) for name in ("implant", "plate")}
 
 
-def _body(folder: Path, scene: CaseScene, manifest: dict | None) -> str:
+def _body(folder: Path, scene: CaseScene, manifest: dict | None, images: dict) -> str:
     plan = scene.plan
     views, views_missing = render_views(scene)
-    slices, slices_missing = ct_pictures(folder, plan, _meshes(scene))
+    slices, slices_missing = ct_pictures(folder, plan, _meshes(scene), **images)
     missing = availability(folder)
     top = (f"<h1>implantgen case report</h1><div class=\"banner\">{NOTICE}: a planning proposal for "
            "engineers; the surgeon decides.</div>"
@@ -66,14 +66,16 @@ def _body(folder: Path, scene: CaseScene, manifest: dict | None) -> str:
     return "".join(parts)
 
 
-def write_report(folder, manifest: dict | None = None) -> Path:
+def write_report(folder, manifest: dict | None = None, *, ct_image=None, label_image=None) -> Path:
     """Write ``report.html`` into a planned case folder and return its path.
 
     ``manifest`` is the run's manifest when the caller has it before manifest.json is written
     (its parameters, input summary and output hashes go into the report); else manifest.json is
     read when present, and without either the report says "not available" for the parameters
     and the series and hashes the folder's files itself.  Missing optional files (a plate, the
-    CT crop...) are reported as not available, never an error.
+    CT crop...) are reported as not available, never an error.  ``ct_image`` and
+    ``label_image`` are the SimpleITK images the export wrote to ct.nrrd and segmentation.nrrd
+    (what write_ct_crop and write_label_map return), to save reading them back.
     """
     t0 = time.perf_counter()
     folder = Path(folder)
@@ -82,7 +84,7 @@ def write_report(folder, manifest: dict | None = None) -> Path:
     footer = (f"Made by implantgen {h.esc(__version__)}. <b>{NOTICE}.</b> Geometry in millimetres, "
               "DICOM patient coordinates (LPS). The report holds no patient identifiers.")
     page = h.page(f"implantgen report: {scene.plan.get('bone', {}).get('name', 'case')}",
-                  _body(folder, scene, manifest), footer)
+                  _body(folder, scene, manifest, {"ct_image": ct_image, "label_image": label_image}), footer)
     path = folder / REPORT_NAME
     path.write_text(page, encoding="utf-8")
     log.debug("report: %s written in %.1f s", REPORT_NAME, time.perf_counter() - t0)
