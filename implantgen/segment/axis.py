@@ -101,15 +101,19 @@ def _bins(points, c, d, bin_mm):
     return levels[ok], sums[ok] / counts[ok, None], counts[ok], s
 
 
-def bone_axis(volume: Volume, solid: np.ndarray, exclude_points=None, bin_mm: float | None = None) -> BoneAxis:
+def bone_axis(volume: Volume, solid: np.ndarray, exclude_points=None, bin_mm: float | None = None,
+              points: np.ndarray | None = None) -> BoneAxis:
     """The axis of the bone ``solid`` (bool, CT grid).
 
     ``exclude_points`` (N, 3 LPS), e.g. a lesion's voxels, keeps those levels out of the fit.
+    ``points``: voxel_points(volume, solid), when the caller has them already.
     """
-    points = voxel_points(volume, solid)
+    if points is None:
+        points = voxel_points(volume, solid)
+    voxels = len(points)
     if len(points) > _MAX_POINTS:  # a fixed, even subsample: deterministic
         points = points[:: int(np.ceil(len(points) / _MAX_POINTS))]
-    voxel_mm3 = float(np.prod(volume.spacing)) * (np.count_nonzero(solid) / len(points))
+    voxel_mm3 = float(np.prod(volume.spacing)) * (voxels / len(points))
     c = points.mean(axis=0)
     _, _, vt = np.linalg.svd(points - c, full_matrices=False)
     d = _orient(unit(vt[0]))

@@ -39,26 +39,29 @@ class Target:
 _NOT_LONG = ("vertebra", "sacrum", "hip", "rib", "costal", "sternum", "scapula", "clavicula", "skull", "patella")
 
 
-def _solid_and_axis(volume: Volume, mask: np.ndarray, name: str = "") -> tuple[np.ndarray, BoneAxis, bool]:
-    axis = bone_axis(volume, mask)
+def _solid_and_axis(volume: Volume, mask: np.ndarray, name: str = ""):
+    """(solid, its axis, long bone?, the solid's voxel_points: reused by the later steps)."""
+    points = voxel_points(volume, mask)
+    axis = bone_axis(volume, mask, points=points)
     diameter = 2 * np.sqrt(np.median(axis.areas) / np.pi)
     if name.startswith(_NOT_LONG):
         long_bone = False
     else:  # a named long bone still needs a shaft in the scan to be treated as one
         long_bone = (axis.extent[1] - axis.extent[0]) > _ELONGATION * diameter
     if not long_bone:
-        return mask, axis, False
+        return mask, axis, False, points
     roi = bbox(mask, 1)
     solid = np.zeros(mask.shape, dtype=bool)  # not zeros_like: that writes every page of a CT
     solid[roi] = long_bone_solid(mask[roi], slicing_axis(volume, axis.direction)) | mask[roi]
-    return solid, bone_axis(volume, solid), True
+    points = voxel_points(volume, solid)
+    return solid, bone_axis(volume, solid, points=points), True, points
 
 
-def _search_region(volume: Volume, solid: np.ndarray, axis: BoneAxis, long_bone: bool) -> np.ndarray:
+def _search_region(solid: np.ndarray, axis: BoneAxis, long_bone: bool, points) -> np.ndarray:
     if not long_bone:
         return solid
     lo, hi = axis.shaft()
-    s = axis.position(voxel_points(volume, solid))  # in C order of the voxels, as below
+    s = axis.position(points)  # voxel_points: in C order of the voxels, as below
     region = np.zeros(solid.shape, dtype=bool)
     box = bbox(solid)
     region[box][solid[box]] = (s >= lo) & (s <= hi)
@@ -113,9 +116,10 @@ def find_target(volume: Volume, bones: BoneSegmentation, *, lesion_mask: np.ndar
         raise PlanNotFeasible("No bone was found on this CT: check that the scan holds the bone to plan.")
     if lesion_mask is not None:
         label = _bone_for_mask(bones, lesion_mask)
-        solid, axis, long_bone = _solid_and_axis(volume, bones.labels == label, bones.names.get(label, ""))
+        solid, axis, long_bone, points = _solid_and_axis(volume, bones.labels == label,
+                                                         bones.names.get(label, ""))
         lesion = _lesion_from_mask(volume, lesion_mask, solid)
-        return _finish(volume, bones, label, solid | (lesion_mask & solid), lesion, long_bone)
+        return _finish(volume, bones, label, solid | (lesion_mask & solid), lesion, long_bone, points)
     if seed is not None:
         labels = [_bone_at(volume, bones, seed)]
     found, searched = [], 0
@@ -125,15 +129,15 @@ def find_target(volume: Volume, bones: BoneSegmentation, *, lesion_mask: np.ndar
             continue
         if seed is None and bones.names.get(label, "").startswith(_SEED_ONLY):
             continue
-        solid, axis, long_bone = _solid_and_axis(volume, mask, bones.names.get(label, ""))
+        solid, axis, long_bone, points = _solid_and_axis(volume, mask, bones.names.get(label, ""))
         if seed is None and not long_bone:
             continue
         searched += 1
-        lesion = detect_lesion(volume, solid, search=_search_region(volume, solid, axis, long_bone),
+        lesion = detect_lesion(volume, solid, search=_search_region(solid, axis, long_bone, points),
                                seed=seed, criteria=criteria,
                                axis_direction=axis.direction if long_bone else None)
         if lesion is not None:
-            found.append((label, solid, lesion, long_bone))
+            found.append((label, solid, lesion, long_bone, points))
     if not found and seed is not None:
         raise PlanNotFeasible(
             f"No lesion found near the seed in {bones.names.get(labels[0], 'the bone')}: looked for "
@@ -150,17 +154,17 @@ def find_target(volume: Volume, bones: BoneSegmentation, *, lesion_mask: np.ndar
             "seed or --lesion-mask FILE if there is a lesion.")
     if seed is not None:
         dist = [np.min(np.linalg.norm(voxel_points(volume, lesion.mask) - np.asarray(seed), axis=1))
-                for _, _, lesion, _ in found]
-        label, solid, lesion, long_bone = found[int(np.argmin(dist))]
+                for _, _, lesion, _, _ in found]
+        label, solid, lesion, long_bone, points = found[int(np.argmin(dist))]
     else:
-        label, solid, lesion, long_bone = max(found, key=lambda f: (f[2].volume_ml, -f[0]))
+        label, solid, lesion, long_bone, points = max(found, key=lambda f: (f[2].volume_ml, -f[0]))
     others = [o for f in found if f[0] != label for o in [(f[2].type, round(f[2].volume_ml, 2))]]
     if others:
         lesion = Lesion(**{**lesion.__dict__, "other_candidates": lesion.other_candidates + others})
-    return _finish(volume, bones, label, solid, lesion, long_bone)
+    return _finish(volume, bones, label, solid, lesion, long_bone, points)
 
 
-def _finish(volume, bones, label, solid, lesion, long_bone) -> Target:
-    axis = bone_axis(volume, solid, exclude_points=voxel_points(volume, lesion.mask))
+def _finish(volume, bones, label, solid, lesion, long_bone, points) -> Target:
+    axis = bone_axis(volume, solid, exclude_points=voxel_points(volume, lesion.mask), points=points)
     name = bones.names.get(label, f"bone_{label}")
     return Target(label=label, name=name, solid=solid, lesion=lesion, axis=axis, long_bone=long_bone)
