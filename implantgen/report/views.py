@@ -142,6 +142,7 @@ class _Window:
         self.window.Render()
         grab = vtkWindowToImageFilter()
         grab.SetInput(self.window)
+        grab.ShouldRerenderOff()  # as PyVista's screenshot: the window was just rendered (0.07 s each)
         grab.SetInputBufferTypeToRGB()
         grab.ReadFrontBufferOff()
         grab.Update()
