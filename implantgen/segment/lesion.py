@@ -78,7 +78,30 @@ def _opened(mask: np.ndarray, spacing_kji=None) -> np.ndarray:
                 ends = [slice(None)] * 3
                 ends[axis] = [0, 2]
                 cross[tuple(ends)] = False
-    return ndimage.binary_opening(mask, structure=cross)
+    # On the mask's box with two empty voxels around (or the array's edge): the same voxels.
+    out = np.zeros_like(mask)
+    box = bbox(mask, 2)
+    if box is not None:
+        out[box] = ndimage.binary_opening(mask[box], structure=cross)
+    return out
+
+
+def _dilated(mask: np.ndarray, iterations: int) -> np.ndarray:
+    """ndimage.binary_dilation(mask, iterations=...) worked on the mask's box grown by as much."""
+    out = np.zeros_like(mask)
+    box = bbox(mask, iterations + 1)
+    if box is not None:
+        out[box] = ndimage.binary_dilation(mask[box], iterations=iterations)
+    return out
+
+
+def _centre(mask: np.ndarray) -> np.ndarray:
+    """ndimage.center_of_mass(mask), from the mask's box: the index sums are whole numbers,
+    exact in floating point, so the quotient is the same float."""
+    box = bbox(mask)
+    kji = np.nonzero(mask[box])
+    n = len(kji[0])
+    return np.array([float(int(idx.sum()) + n * b.start) / n for idx, b in zip(kji, box)])
 
 
 def _between(lo_nb, hi_nb, low: float, high: float) -> np.ndarray:
@@ -95,16 +118,20 @@ def _components(mask: np.ndarray, kind: str, min_voxels: int) -> list[_Candidate
     if n == 0:
         return []
     sizes = np.bincount(labels.ravel())[1:]
-    centres = ndimage.center_of_mass(mask, labels, range(1, n + 1))
-    return [_Candidate(labels == i + 1, kind, int(sizes[i]), np.array(centres[i]))
-            for i in np.flatnonzero(sizes >= min_voxels)]
+    boxes = ndimage.find_objects(labels)
+    out = []
+    for i in np.flatnonzero(sizes >= min_voxels):  # each big piece set on its own box
+        piece = np.zeros_like(mask)
+        piece[boxes[i]] = labels[boxes[i]] == i + 1
+        out.append(_Candidate(piece, kind, int(sizes[i]), _centre(piece)))
+    return out
 
 
 def _merge_mixed(lytic, blastic, hu, share: float) -> list[_Candidate]:
     """Join lytic and blastic parts that touch into one lesion, typed by their shares."""
     merged, used = [], set()
     for lc in lytic:
-        near = ndimage.binary_dilation(lc.mask, iterations=2)
+        near = _dilated(lc.mask, 2) if blastic else None
         touching = [i for i, bc in enumerate(blastic) if (near & bc.mask).any()]
         mask = lc.mask.copy()
         for i in touching:
@@ -114,7 +141,7 @@ def _merge_mixed(lytic, blastic, hu, share: float) -> list[_Candidate]:
         total = lc.voxels + blastic_voxels
         kind = "mixed" if min(lc.voxels, blastic_voxels) >= share * total else (
             "lytic" if lc.voxels >= blastic_voxels else "blastic")
-        merged.append(_Candidate(mask, kind, total, np.array(ndimage.center_of_mass(mask))))
+        merged.append(_Candidate(mask, kind, total, _centre(mask) if touching else lc.centre_kji))
     merged += [bc for i, bc in enumerate(blastic) if i not in used]
     return sorted(merged, key=lambda c: (-c.voxels, tuple(c.centre_kji)))
 
@@ -276,7 +303,7 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
         seed_kji = ijk[::-1] - start
     chosen = _pick(cands, seed_kji, spacing_kji)
 
-    marrow = interior & ~ndimage.binary_dilation(chosen.mask, iterations=2)
+    marrow = interior & ~_dilated(chosen.mask, 2)
     if not trabecular:  # fatty marrow: its partial-volume rim with the cortex is not marrow
         marrow &= hs < criteria.lytic_hu[0]
     normal_hu = float(np.median(hu[marrow])) if marrow.sum() > 20 else host_hu
