@@ -70,10 +70,10 @@ def outline_indicators(labels: np.ndarray) -> list[tuple[tuple, np.ndarray]]:
     return out
 
 
-def _draw_outlines(rgb: np.ndarray, ct: Grid, indicators, section: Section) -> None:
+def _draw_outlines(rgb: np.ndarray, ct: Grid, indicators, section: Section, coords: np.ndarray) -> None:
     for colour, indicator in indicators:
         # linear sampling of the 0/1 indicator, cut at 0.5: a smooth edge from thick slices
-        mask = sample(ct, section, indicator, order=1, cval=0.0) >= 0.5
+        mask = sample(ct, section, indicator, order=1, cval=0.0, coords=coords) >= 0.5
         rgb[_outline(mask)] = colour
 
 
@@ -150,9 +150,10 @@ def _annotate(draw: ImageDraw.ImageDraw, section: Section) -> None:
 def section_image(ct: Grid, indicators, section: Section, plan: dict, meshes: dict) -> np.ndarray:
     """The section as an RGB array with every overlay drawn on it (``indicators`` from
     ``outline_indicators``, or None without labels)."""
-    rgb = _gray(sample(ct, section))
+    coords = ct.to_index(section.points())  # once for the CT and every outline
+    rgb = _gray(sample(ct, section, coords=coords))
     if indicators is not None:
-        _draw_outlines(rgb, ct, indicators, section)
+        _draw_outlines(rgb, ct, indicators, section, coords)
     img = Image.fromarray(rgb)
     draw = ImageDraw.Draw(img)
     _draw_vectors(draw, section, plan, meshes)

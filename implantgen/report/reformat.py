@@ -162,8 +162,9 @@ def case_sections(plan: dict, ct: Grid) -> list[Section]:
 
 
 def sample(grid: Grid, section: Section, volume: np.ndarray | None = None, *, order: int = 1,
-           cval: float = -1024.0) -> np.ndarray:
-    """``volume`` (default the grid's own array) on the section's pixels."""
+           cval: float = -1024.0, coords: np.ndarray | None = None) -> np.ndarray:
+    """``volume`` (default the grid's own array) on the section's pixels; ``coords`` is
+    ``grid.to_index(section.points())`` when the caller samples several volumes on one section."""
     vol = grid.array if volume is None else volume
-    return ndimage.map_coordinates(vol, grid.to_index(section.points()), order=order, cval=cval,
-                                   output=np.float32)
+    coords = grid.to_index(section.points()) if coords is None else coords
+    return ndimage.map_coordinates(vol, coords, order=order, cval=cval, output=np.float32)
