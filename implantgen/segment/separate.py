@@ -37,11 +37,11 @@ LONG_ELONGATION = 3.0  # ratio of the first two principal spreads of a long bone
 def tree_leaves(f: np.ndarray, mask: np.ndarray, levels, accept, big_enough=None) -> np.ndarray:
     """int32 seeds: the leaves of the component tree of ``f`` within ``mask`` over ``levels``.
 
-    A component splits at a level when at least two of its pieces pass ``big_enough(piece_mask)``
+    A component splits at a level when at least two of its pieces pass ``big_enough(voxels)``
     (if given) and ``accept(piece_mask, f_on_piece_box, level, box)``; each leaf is the piece at
     the level where it split off (the biggest seed that still belongs to one bone).  Components
     that never split are one leaf.  ``accept`` may be costly: it is only asked when two pieces
-    are big enough, since otherwise no split can happen.
+    are big enough, since otherwise no split can happen (nor are the pieces cut out then).
     """
     seeds = np.zeros(mask.shape, dtype=np.int32)
     labels, n = ndimage.label(mask, structure=_CONN)
@@ -59,10 +59,16 @@ def tree_leaves(f: np.ndarray, mask: np.ndarray, levels, accept, big_enough=None
                 if ns == 0:
                     break
                 continue
-            pieces = [(sub[sbox] == b, tuple(slice(o + s.start, o + s.stop) for o, s in zip(origin, sbox)))
-                      for b, sbox in enumerate(ndimage.find_objects(sub), start=1)]
+            chosen = np.arange(1, ns + 1)
             if big_enough is not None:
-                pieces = [(pm, gbox) for pm, gbox in pieces if big_enough(pm)]
+                sizes = np.bincount(sub.ravel(), minlength=ns + 1)
+                chosen = [b for b in chosen if big_enough(int(sizes[b]))]
+            pieces = []
+            if len(chosen) >= 2:
+                boxes = ndimage.find_objects(sub)
+                pieces = [(sub[boxes[b - 1]] == b,
+                           tuple(slice(o + s.start, o + s.stop) for o, s in zip(origin, boxes[b - 1])))
+                          for b in chosen]
             good = []
             if len(pieces) >= 2:
                 good = [(pm, tuple(s.start for s in gbox)) for pm, gbox in pieces
@@ -78,8 +84,8 @@ def tree_leaves(f: np.ndarray, mask: np.ndarray, levels, accept, big_enough=None
     return seeds
 
 
-def _volume_ok(pm: np.ndarray, ml: float, voxel_ml: float) -> bool:
-    return np.count_nonzero(pm) * voxel_ml >= ml
+def _volume_ok(voxels: int, ml: float, voxel_ml: float) -> bool:
+    return voxels * voxel_ml >= ml
 
 
 def split_by_density(solid: np.ndarray, g: np.ndarray, cortex_hu: float, spacing) -> np.ndarray:
@@ -93,7 +99,9 @@ def split_by_density(solid: np.ndarray, g: np.ndarray, cortex_hu: float, spacing
         return depth[0][gbox][pm].max() >= HU_PIECE_THICK_MM
 
     seeds = tree_leaves(g, solid, [cortex_hu + s for s in HU_STEPS], accept,
-                        big_enough=lambda pm: _volume_ok(pm, HU_PIECE_ML, voxel_ml))
+                        big_enough=lambda n: _volume_ok(n, HU_PIECE_ML, voxel_ml))
+    if np.array_equal(seeds > 0, solid):  # nothing split: the leaves are the regions already
+        return seeds
     elevation = -np.minimum(g, cortex_hu + FLAT_ABOVE)
     return watershed(elevation, seeds, mask=solid)
 
@@ -113,7 +121,9 @@ def split_by_shape(region: np.ndarray, spacing, long_bone: bool = False) -> np.n
         return fb[pm].max() - level >= DT_RISE_MM
 
     seeds = tree_leaves(depth, region, DT_LEVELS_MM, accept,
-                        big_enough=lambda pm: _volume_ok(pm, DT_PIECE_ML, voxel_ml))
+                        big_enough=lambda n: _volume_ok(n, DT_PIECE_ML, voxel_ml))
+    if np.array_equal(seeds > 0, region):  # nothing split: the leaves are the regions already
+        return seeds
     return watershed(-depth, seeds, mask=region)
 
 
