@@ -53,6 +53,8 @@ def _solid_and_axis(volume: Volume, mask: np.ndarray, name: str = ""):
     roi = bbox(mask, 1)
     solid = np.zeros(mask.shape, dtype=bool)  # not zeros_like: that writes every page of a CT
     solid[roi] = long_bone_solid(mask[roi], slicing_axis(volume, axis.direction)) | mask[roi]
+    if np.array_equal(solid[roi], mask[roi]):  # already closed (segment_bones closes long bones)
+        return solid, axis, True, points
     points = voxel_points(volume, solid)
     return solid, bone_axis(volume, solid, points=points), True, points
 
