@@ -57,13 +57,13 @@ def close_2d(mask: np.ndarray, radius: int) -> np.ndarray:
         return mask.copy()
     out = np.pad(mask, ((0, 0), (r, r), (r, r)))
     for i in range(r):
-        out = _step_2d(out, square=bool(i % 2), grow=True)
+        out = step_2d(out, square=bool(i % 2), grow=True)
     for i in range(r):  # outside the array counts as inside (scipy's border_value=1)
-        out = _step_2d(out, square=bool(i % 2), grow=False)
+        out = step_2d(out, square=bool(i % 2), grow=False)
     return out[:, r:-r, r:-r] | mask
 
 
-def _step_2d(mask: np.ndarray, square: bool, grow: bool) -> np.ndarray:
+def step_2d(mask: np.ndarray, square: bool, grow: bool) -> np.ndarray:
     """One in-plane dilation (``grow``) or erosion by the 3x3 cross or square, as shifted ORs or
     ANDs of the array: the same pixels as ndimage's binary operators (erosion with the outside
     counted as inside), several times faster on boolean volumes."""
