@@ -16,7 +16,7 @@ from scipy import ndimage
 from ..geometry import bbox, filter_size
 from ..records import Volume
 from .extension import soft_tissue_extension
-from .filters import LazyMedian, grow_box
+from .filters import LazyMedian, box_extreme, grow_box
 
 
 _TRABECULAR_CONTRAST = 40.0  # HU below trabecular bone that a lytic lesion must at least be
@@ -275,7 +275,7 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
         hi = min(hi, host_hu - _TRABECULAR_CONTRAST)
         lo = lo - 50.0
     # Marrow right next to a voxel, cortex within two voxels in-plane: a partial-volume mixture.
-    lo_nb, hi_nb = ndimage.minimum_filter(hs, size=3), ndimage.maximum_filter(hs, size=in_plane)
+    lo_nb, hi_nb = box_extreme(hs, 3, np.minimum), box_extreme(hs, in_plane, np.maximum)
     where = sol if search is None else sol & search[roi]
     lytic_core = where & (hs >= lo) & (hs <= hi) & ~_between(lo_nb, hi_nb, lo, bhi)
     # Dense bone is only abnormal inside the marrow cavity, away from the cortical shell.
