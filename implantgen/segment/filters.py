@@ -78,3 +78,20 @@ def box_extreme(a: np.ndarray, size, op=np.minimum) -> np.ndarray:
             op(out[tuple(lo)], src[tuple(hi)], out=out[tuple(lo)])
             op(out[tuple(hi)], src[tuple(lo)], out=out[tuple(hi)])
     return out if out is not a else a.copy()
+
+
+def erode_cross(mask: np.ndarray) -> np.ndarray:
+    """ndimage.binary_erosion(mask) (6-neighbour cross, outside the array counted as empty) as
+    shifted ANDs of the boolean array: the same voxels, several times faster."""
+    out = mask.copy()
+    for axis in range(mask.ndim):
+        lo = [slice(None)] * mask.ndim
+        hi = [slice(None)] * mask.ndim
+        lo[axis], hi[axis] = slice(0, -1), slice(1, None)
+        out[tuple(lo)] &= mask[tuple(hi)]
+        out[tuple(hi)] &= mask[tuple(lo)]
+        for end in (0, -1):  # the outside is empty
+            edge = [slice(None)] * mask.ndim
+            edge[axis] = end
+            out[tuple(edge)] = False
+    return out

@@ -16,7 +16,7 @@ from scipy import ndimage
 from ..geometry import bbox, filter_size
 from ..records import Volume
 from .extension import soft_tissue_extension
-from .filters import LazyMedian, box_extreme, grow_box
+from .filters import LazyMedian, box_extreme, erode_cross, grow_box
 
 
 _TRABECULAR_CONTRAST = 40.0  # HU below trabecular bone that a lytic lesion must at least be
@@ -266,7 +266,7 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     # What this bone's inside normally holds: fatty marrow (a long bone's canal, below 0 HU) or
     # trabecular bone (a vertebral body, ~100-300 HU).  In trabecular bone a lytic lesion is
     # what is clearly less dense than it, not what lies in a fixed window.
-    interior = ndimage.binary_erosion(sol) & (hs < blo)
+    interior = erode_cross(sol) & (hs < blo)
     if search is not None:
         interior &= search[roi]
     host_hu = float(np.median(hu[interior])) if interior.sum() > 20 else -50.0

@@ -25,6 +25,7 @@ from scipy import ndimage
 from ..geometry import bbox
 from .body import step_2d, close_2d, fill_holes_2d
 from .enclosure import enclosure
+from .filters import box_extreme, erode_cross
 
 # Soft tissue's own level, from the scan: the 75th percentile of body voxels in this range.
 SOFT_RANGE_HU = (-20.0, 200.0)
@@ -214,9 +215,9 @@ def trim_edge(mask: np.ndarray, g: np.ndarray, levels: Levels) -> np.ndarray:
     plateau = np.full_like(g, levels.soft)
     for axis in (1, 2):  # what two neighbouring voxels of a slice both reach
         np.maximum(plateau, np.minimum(inside, np.roll(inside, 1, axis=axis)), out=plateau)
-    peak = ndimage.maximum_filter(plateau, size=3) - levels.soft
+    peak = box_extreme(plateau, 3, np.maximum) - levels.soft
     level = np.where(peak >= RESOLVED_HU, levels.soft + EDGE_FRACTION * peak, -np.inf)
-    surface = mask & ~ndimage.binary_erosion(mask)
+    surface = mask & ~erode_cross(mask)
     return mask & ~(surface & (g < level))
 
 
