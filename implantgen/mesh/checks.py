@@ -5,15 +5,7 @@ from __future__ import annotations
 import numpy as np
 import trimesh
 
-
-def _bodies(mesh: trimesh.Trimesh) -> int:
-    """Groups of faces joined by edges: what ``len(mesh.split(only_watertight=False))`` counts,
-    without building a mesh per group (0.1 s on a bone surface, only to count them)."""
-    if not len(mesh.faces):
-        return 0
-    groups = trimesh.graph.connected_components(edges=mesh.face_adjacency, nodes=np.arange(len(mesh.faces)),
-                                                min_len=1)
-    return len(groups)
+from .printability import topology
 
 
 def signed_volume(mesh: trimesh.Trimesh) -> float:
@@ -27,9 +19,20 @@ def signed_volume(mesh: trimesh.Trimesh) -> float:
     return float(np.einsum("ij,ij->", a, np.cross(b, c)) / 6.0)
 
 
+def _edges(mesh: trimesh.Trimesh) -> tuple[bool, bool, int]:
+    """Watertight, winding consistent, bodies, from one sort of the edges (printability's
+    topology): trimesh's is_watertight, is_winding_consistent and face-adjacency components
+    each group the edges again (0.15 -> 0.05 s on a bone surface).  On a closed mesh the
+    answers are trimesh's; an empty mesh is neither closed nor consistent and has no body."""
+    if not len(mesh.faces):
+        return False, False, 0
+    topo = topology(np.asarray(mesh.faces, dtype=np.int64), len(mesh.vertices))
+    return topo["closed"], topo["oriented"], topo["shells"]
+
+
 def mesh_report(mesh: trimesh.Trimesh) -> dict:
     """Closed, consistently and outward oriented, one body, volume and size."""
-    closed, consistent = bool(mesh.is_watertight), bool(mesh.is_winding_consistent)
+    closed, consistent, bodies = _edges(mesh)
     volume = signed_volume(mesh)
     # trimesh's is_volume: closed, consistent, finite, positive volume
     outward = closed and consistent and bool(np.isfinite(mesh.vertices).all()) and volume > 0
@@ -37,7 +40,7 @@ def mesh_report(mesh: trimesh.Trimesh) -> dict:
         "watertight": closed,
         "winding_consistent": consistent,
         "outward": bool(outward),
-        "bodies": _bodies(mesh),
+        "bodies": bodies,
         "volume_ml": round(volume / 1000.0, 4) if closed else None,
         "triangles": int(len(mesh.faces)),
         "extent_mm": [round(float(x), 3) for x in mesh.extents],
