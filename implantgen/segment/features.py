@@ -127,6 +127,8 @@ def _extent(p: np.ndarray) -> tuple[float, float, np.ndarray]:
 def touching_pairs(labels: np.ndarray) -> set[tuple[int, int]]:
     """Pairs (a, b), a < b, of labels that share a voxel face."""
     pairs = set()
+    if labels.size == 0 or int(labels.max()) < 2:  # one bone or none: nothing to pair
+        return pairs
     for axis in range(3):
         n = labels.shape[axis]
         a = np.take(labels, np.arange(n - 1), axis=axis)
