@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,17 +186,21 @@ def plan_case(series, out, *, margin_mm: float = 20.0, series_uid: str | None = 
         result = CaseResult(out_dir=Path(out), summary=s, plan={}, stage_seconds=stages.seconds,
                             volume=volume, bones=bones, target=target, resection=resection, design=design)
         parameters["bones"] = bones.method
-        with atomic_output_dir(result.out_dir) as tmp:
-            stages.run("export", _export_plan, result, tmp, params, strict)
-            stages.run("report", _report_and_manifest, result, tmp, parameters)
+        # The input's hash (half a second on a large CT) runs on the other core meanwhile;
+        # hashlib lets go of the GIL on large buffers.
+        with ThreadPoolExecutor(1) as pool, atomic_output_dir(result.out_dir) as tmp:
+            input_hash = pool.submit(pixel_hash, volume)
+            images = stages.run("export", _export_plan, result, tmp, params, strict)
+            stages.run("report", _report_and_manifest, result, tmp, parameters, input_hash.result(), images)
         result.plan = _as_written(result.out_dir / "plan.json")
     for w in result.warnings:
         log.warning(w)
     return result
 
 
-def _export_plan(result: CaseResult, tmp: Path, params, strict: bool) -> None:
-    """Write the plan's files into ``tmp`` (fills ``result.warnings``)."""
+def _export_plan(result: CaseResult, tmp: Path, params, strict: bool) -> dict:
+    """Write the plan's files into ``tmp`` (fills ``result.warnings``); returns the label map
+    and CT images it wrote, for the report to use without reading them back."""
     volume, bones, target = result.volume, result.bones, result.target
     resection, design = result.resection, result.design
     warnings = (list(volume.warnings) + list(bones.warnings) + list(resection.warnings)
@@ -204,8 +209,8 @@ def _export_plan(result: CaseResult, tmp: Path, params, strict: bool) -> None:
         warnings.append("Metal was found on this CT (an implant?): it is marked as metal, not bone; "
                         "streak artefacts near it lower the accuracy there.")
     labels = segmentation_labels(bones.labels, target.solid, target.lesion.mask)
-    write_label_map(labels, volume, tmp / "segmentation.nrrd")
-    write_ct_crop(volume, target.solid, tmp / "ct.nrrd")
+    images = {"label_image": write_label_map(labels, volume, tmp / "segmentation.nrrd"),
+              "ct_image": write_ct_crop(volume, target.solid, tmp / "ct.nrrd")}
     checks = write_surfaces(tmp, volume, target.solid, target.lesion.mask, resection.osteotomies)
     printing = write_design(tmp, design, params.printing)
     failures = [f"{name}: {f}" for name, r in printing.items() for f in r.get("failures", [])]
@@ -219,18 +224,19 @@ def _export_plan(result: CaseResult, tmp: Path, params, strict: bool) -> None:
     plan["warnings"] = warnings
     write_json(tmp / "plan.json", plan)
     result.warnings = warnings
+    return images
 
 
-def _report_and_manifest(result: CaseResult, tmp: Path, parameters: dict) -> None:
+def _report_and_manifest(result: CaseResult, tmp: Path, parameters: dict, input_hash: str,
+                         images: dict) -> None:
     """report.html, then manifest.json last, so that it hashes every other file (the report too)."""
-    volume = result.volume
     done = {name: "done" for name in PLAN_STAGES}
 
     def manifest():
-        return build_manifest(tmp, parameters=parameters, input_summary=volume.summary.as_dict(),
-                              input_hash=pixel_hash(volume), stages=done)
+        return build_manifest(tmp, parameters=parameters, input_summary=result.volume.summary.as_dict(),
+                              input_hash=input_hash, stages=done)
 
-    write_report(tmp, manifest=manifest())
+    write_report(tmp, manifest=manifest(), **images)
     write_json(tmp / "manifest.json", manifest())
 
 
