@@ -80,18 +80,29 @@ def box_extreme(a: np.ndarray, size, op=np.minimum) -> np.ndarray:
     return out if out is not a else a.copy()
 
 
-def erode_cross(mask: np.ndarray) -> np.ndarray:
-    """ndimage.binary_erosion(mask) (6-neighbour cross, outside the array counted as empty) as
-    shifted ANDs of the boolean array: the same voxels, several times faster."""
+def erode_cross(mask: np.ndarray, axes=None) -> np.ndarray:
+    """ndimage.binary_erosion(mask) with the cross along ``axes`` (default all: the 6-neighbour
+    cross), outside the array counted as empty, as shifted ANDs of the boolean array: the same
+    voxels, several times faster."""
+    return _cross_step(mask, np.logical_and, axes)
+
+
+def dilate_cross(mask: np.ndarray, axes=None) -> np.ndarray:
+    """ndimage.binary_dilation(mask) with the cross along ``axes`` (default all), as shifted ORs."""
+    return _cross_step(mask, np.logical_or, axes)
+
+
+def _cross_step(mask: np.ndarray, op, axes) -> np.ndarray:
     out = mask.copy()
-    for axis in range(mask.ndim):
+    for axis in range(mask.ndim) if axes is None else axes:
         lo = [slice(None)] * mask.ndim
         hi = [slice(None)] * mask.ndim
         lo[axis], hi[axis] = slice(0, -1), slice(1, None)
-        out[tuple(lo)] &= mask[tuple(hi)]
-        out[tuple(hi)] &= mask[tuple(lo)]
-        for end in (0, -1):  # the outside is empty
-            edge = [slice(None)] * mask.ndim
-            edge[axis] = end
-            out[tuple(edge)] = False
+        op(out[tuple(lo)], mask[tuple(hi)], out=out[tuple(lo)])
+        op(out[tuple(hi)], mask[tuple(lo)], out=out[tuple(hi)])
+        if op is np.logical_and:  # the outside is empty: nothing at the array's ends survives
+            for end in (0, -1):
+                edge = [slice(None)] * mask.ndim
+                edge[axis] = end
+                out[tuple(edge)] = False
     return out

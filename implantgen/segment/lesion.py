@@ -16,7 +16,7 @@ from scipy import ndimage
 from ..geometry import bbox, filter_size
 from ..records import Volume
 from .extension import soft_tissue_extension
-from .filters import LazyMedian, box_extreme, erode_cross, grow_box
+from .filters import LazyMedian, box_extreme, dilate_cross, erode_cross, grow_box
 
 
 _TRABECULAR_CONTRAST = 40.0  # HU below trabecular bone that a lytic lesion must at least be
@@ -71,18 +71,15 @@ def _opened(mask: np.ndarray, spacing_kji=None) -> np.ndarray:
     # One voxel of opening removes the thin partial-volume shells between marrow, cortex and
     # muscle, whose mixed values fall into any lesion window.  Given the spacing, not across
     # thick slices: there a lesion's end is one slice thick and would be opened away.
-    cross = ndimage.generate_binary_structure(3, 1)
+    axes = range(3)
     if spacing_kji is not None:
-        for axis, n in enumerate(filter_size(spacing_kji)):
-            if n == 1:
-                ends = [slice(None)] * 3
-                ends[axis] = [0, 2]
-                cross[tuple(ends)] = False
-    # On the mask's box with two empty voxels around (or the array's edge): the same voxels.
+        axes = [axis for axis, n in enumerate(filter_size(spacing_kji)) if n > 1]
+    # binary_opening with that cross, on the mask's box with two empty voxels around (or the
+    # array's edge), as shifted whole-array operations: the same voxels.
     out = np.zeros_like(mask)
     box = bbox(mask, 2)
     if box is not None:
-        out[box] = ndimage.binary_opening(mask[box], structure=cross)
+        out[box] = dilate_cross(erode_cross(mask[box], axes), axes)
     return out
 
 
