@@ -19,6 +19,8 @@ import numpy as np
 from scipy import ndimage
 from skimage.segmentation import watershed
 
+from .filters import dilate_cross
+
 _CONN = np.ones((3, 3, 3), dtype=bool)
 
 HU_STEPS = (0.0, 50.0, 100.0, 150.0, 200.0, 300.0, 400.0)  # above the cortex level
@@ -179,7 +181,7 @@ def merge_split_shafts(labels: np.ndarray, marrow: np.ndarray, spacing) -> np.nd
             continue
         grown = tuple(slice(max(s.start - 1, 0), s.stop + 1) for s in boxes[a - 1])
         mine = labels[grown] == a
-        touching = np.unique(labels[grown][ndimage.binary_dilation(mine) & ~mine])
+        touching = np.unique(labels[grown][dilate_cross(mine) & ~mine])
         for b in touching[(touching > 0) & (touching != a)]:
             union = (labels == a) | (labels == b)
             if not is_tube(union, marrow, spacing):
@@ -193,9 +195,9 @@ def merge_split_shafts(labels: np.ndarray, marrow: np.ndarray, spacing) -> np.nd
             section = len(pa) / max(np.ptp(pa @ axis) / float(np.abs(spacing[::-1] @ np.abs(axis)) or 1), 1)
             if contact >= 0.5 * section:
                 labels[labels == b] = a
-    # Renumber 1..n in order of first appearance, as before.
-    values = [v for v in np.unique(labels) if v > 0]
-    out = np.zeros_like(labels)
-    for new, v in enumerate(values, start=1):
-        out[labels == v] = new
-    return out
+    # Renumber 1..n in the order of the old numbers, as before: one lookup, not a pass per label.
+    present = np.bincount(labels.ravel()) > 0
+    present[0] = False
+    lut = np.zeros(len(present), dtype=labels.dtype)
+    lut[present] = np.arange(1, np.count_nonzero(present) + 1)
+    return lut[labels]
