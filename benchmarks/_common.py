@@ -39,3 +39,10 @@ def run_child(code: str, *argv) -> dict:
     res = subprocess.run([sys.executable, "-c", code, *map(str, argv)], check=True,
                          capture_output=True, text=True)
     return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def femur_case(folder: Path, args) -> None:
+    """The planning benchmarks' case: room for a 40 mm lesion, 20 mm margins, stems and plate
+    screws on both sides."""
+    thigh_phantom(folder, args.size, args.slices, bone_length_mm=min(380.0, args.slices * 0.95),
+                  lesion_length_mm=40.0, lesion_center_mm=20.0, tilt_deg=6.0)

@@ -16,7 +16,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from _common import parser, run_child, thigh_phantom
+from _common import femur_case, parser, run_child
 
 CHILD = r"""
 import json, resource, sys, time
@@ -42,9 +42,7 @@ def main() -> None:
     args = parser(__doc__, runs=1).parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp) / "phantom"
-        # Room for a 40 mm lesion, 20 mm margins, stems and plate screws on both sides.
-        thigh_phantom(folder, args.size, args.slices, bone_length_mm=min(380.0, args.slices * 0.95),
-                      lesion_length_mm=40.0, lesion_center_mm=20.0, tilt_deg=6.0)
+        femur_case(folder, args)
         runs = {"read": [], "plan": []}
         for i in range(args.runs):
             for how in runs:  # alternate, so both see the same cache and machine load

@@ -17,7 +17,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from _common import parser, thigh_phantom
+from _common import femur_case, parser
 
 STEPS = {  # module: functions timed inside the two stages
     "implantgen.segment.bones": ["body_parts", "tissue_levels", "bone_solid", "separate_bones",
@@ -44,8 +44,7 @@ def main() -> None:
     args = parser(__doc__, runs=3).parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.keep or Path(tmp) / "phantom"
-        thigh_phantom(folder, args.size, args.slices, bone_length_mm=min(380.0, args.slices * 0.95),
-                      lesion_length_mm=40.0, lesion_center_mm=20.0, tilt_deg=6.0)
+        femur_case(folder, args)
         from implantgen import load_ct
         from implantgen.segment import segment_bones
         from implantgen.segment.target import find_target
