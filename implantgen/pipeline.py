@@ -20,6 +20,7 @@ import numpy as np
 
 from .errors import InputError, PlanNotFeasible
 from .export import build_manifest, pixel_hash, write_json
+from .export.manifest import add_outputs
 from .export.case_files import segmentation_labels, write_ct_crop, write_label_map, write_surfaces
 from .design import DESIGN_SECTIONS, Design, design_implant, design_params
 from .export.design_files import write_design
@@ -231,13 +232,10 @@ def _report_and_manifest(result: CaseResult, tmp: Path, parameters: dict, input_
                          images: dict) -> None:
     """report.html, then manifest.json last, so that it hashes every other file (the report too)."""
     done = {name: "done" for name in PLAN_STAGES}
-
-    def manifest():
-        return build_manifest(tmp, parameters=parameters, input_summary=result.volume.summary.as_dict(),
+    manifest = build_manifest(tmp, parameters=parameters, input_summary=result.volume.summary.as_dict(),
                               input_hash=input_hash, stages=done)
-
-    write_report(tmp, manifest=manifest(), **images)
-    write_json(tmp / "manifest.json", manifest())
+    report = write_report(tmp, manifest=manifest, **images)
+    write_json(tmp / "manifest.json", add_outputs(manifest, tmp, [Path(report).name]))
 
 
 def _as_written(path: Path) -> dict:

@@ -87,6 +87,11 @@ class Volume:
         inv = np.linalg.inv(self.direction * self.spacing[None, :])
         return (xyz - self.origin) @ inv.T
 
+    def with_array(self, array: np.ndarray) -> "Volume":
+        """Another array (a label map, a filtered copy) on this volume's grid."""
+        return Volume(array=array, spacing=self.spacing, origin=self.origin, direction=self.direction,
+                      summary=self.summary)
+
     def to_sitk(self):
         """The same volume as a SimpleITK image (shares no memory with the array)."""
         import SimpleITK as sitk

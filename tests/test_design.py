@@ -30,17 +30,22 @@ CASES = {
 _RUNS = {}
 
 
-def designed(name, config=None):
-    key = (name, repr(config))
+def planned(name):
+    """(phantom case, target, resection plan) for ``name``, made once per session."""
     if name not in _RUNS:
         spec = FemurSpec(**{**GRID, **CASES[name]})
         case = femur_phantom(spec)
         target = find_target(case.volume, segment_bones(case.volume))
         _RUNS[name] = (case, target, make_plan(case.volume, target, spec.margin_mm))
+    return _RUNS[name]
+
+
+def designed(name, config=None):
+    """(phantom case, plan, design) for ``name`` with the design ``config``, made once."""
+    case, target, plan = planned(name)
+    key = (name, repr(config))
     if key not in _RUNS:
-        case, target, plan = _RUNS[name]
         _RUNS[key] = design_implant(case.volume, target, plan, design_params(config))
-    case, target, plan = _RUNS[name]
     return case, plan, _RUNS[key]
 
 
@@ -205,13 +210,13 @@ def test_bad_design_settings_say_what_to_fix():
 
 
 def test_too_little_bone_for_the_screws_is_refused_with_numbers():
-    case, plan, _ = designed("tilt15")
+    case, target, plan = planned("tilt15")
     with pytest.raises(PlanNotFeasible, match=r"mm of bone beyond the (low|high) cut"):
-        design_implant(case.volume, _RUNS["tilt15"][1], plan, design_params({"screws": {"per_bone_end": 9}}))
+        design_implant(case.volume, target, plan, design_params({"screws": {"per_bone_end": 9}}))
 
 
 def test_design_is_deterministic():
-    case, target, plan = _RUNS.get("tilt15") or (designed("tilt15") and _RUNS["tilt15"])
+    case, target, plan = planned("tilt15")
     a = design_implant(case.volume, target, plan)
     b = design_implant(case.volume, target, plan)
     assert np.array_equal(a.implant.vertices, b.implant.vertices)
@@ -279,7 +284,7 @@ def test_mirrored_other_side_gives_the_shape_over_the_lesion():
 
 
 def test_mirror_without_a_contralateral_bone_says_so():
-    case, target, plan = _RUNS.get("tilt15") or (designed("tilt15") and _RUNS["tilt15"])
+    case, target, plan = planned("tilt15")
     from implantgen.segment import segment_bones
 
     design = design_implant(case.volume, target, plan, design_params({"body": {"mirror": True}}),

@@ -12,6 +12,7 @@ solids come from manifold3d, so each is one closed, outward, self-intersection-f
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import trimesh
@@ -59,14 +60,9 @@ def design_implant(volume: Volume, target, plan, params: DesignParams = DesignPa
     """
     low, high = plan.osteotomies
     frame = Frame.along(low.point, high.point - low.point)
-    mirror, mirrored = None, {}
-    if params.body.mirror and bones is not None:
-        full = volume
-
-        def mirror(levels, theta, reach):  # needs the whole CT: the other bone lies outside the box
-            radii, mirrored["note"] = mirrored_radii(full, bones, target.name, frame, levels, theta, reach)
-            mirrored["used"] = radii is not None
-            return radii, mirrored["note"]
+    # The other side's bone lies outside this bone's box: the mirror reads the whole CT.
+    mirror = (partial(mirrored_radii, volume, bones, target.name, frame)
+              if params.body.mirror and bones is not None else None)
     length = float(np.linalg.norm(high.point - low.point))
     # Everything below works on the bone's box: same LPS geometry, a fraction of the voxels.
     roi = bbox(target.solid | target.lesion.mask, 2)
@@ -80,12 +76,13 @@ def design_implant(volume: Volume, target, plan, params: DesignParams = DesignPa
     spots = positions(length, _room(left["low"], cut_by_scan["low"]), _room(left["high"], cut_by_scan["high"]),
                       sp, end)
     plate_lo, plate_hi = spots[0][0] - end, spots[-1][0] + end
-    profile, rebuilt, shape_note = bone_profile(volume, solid, lesion, frame, min(plate_lo, -2.0) - 2.0,
-                                                max(plate_hi, length + 2.0) + 2.0, params.body, mirror)
+    lo, hi = min(plate_lo, -2.0) - 2.0, max(plate_hi, length + 2.0) + 2.0
+    profile, rebuilt, (mirrored, shape_note) = bone_profile(volume, solid, lesion, frame, lo, hi, params.body,
+                                                            mirror)
     if params.body.mirror and bones is None:
         warnings.append("The mirrored other side was asked for, but no bone segmentation was given to "
                         "find it: the shape over the lesion comes from the healthy bone on both sides.")
-    elif params.body.mirror and not mirrored.get("used"):
+    elif params.body.mirror and not mirrored:
         warnings.append(shape_note)
 
     body = body_solid(profile, length, (low, high), params.body)
@@ -115,7 +112,7 @@ def design_implant(volume: Volume, target, plan, params: DesignParams = DesignPa
                   "span_from_low_cut_mm": [float(plate_lo), float(plate_hi)]}
     a, b = rebuilt.nonzero()[0][[0, -1]] if rebuilt.any() else (0, 0)
     body_info = {"length_mm": length, "collar_mm": params.body.collar_mm,
-                 "shape_over_lesion": (shape_note if mirrored.get("used")
+                 "shape_over_lesion": (shape_note if mirrored
                                        else "interpolated from the healthy bone on both sides"),
                  "rebuilt_from_healthy_bone_mm": ([float(profile.levels[a]), float(profile.levels[b])]
                                                   if rebuilt.any() else None),

@@ -43,9 +43,9 @@ def max_radius(volume: Volume, solid: np.ndarray, frame: Frame, lo: float, hi: f
 
 
 def bone_profile(volume: Volume, solid: np.ndarray, lesion: np.ndarray, frame: Frame,
-                 lo: float, hi: float, p: BodyParams, mirror=None) -> tuple[Profile, np.ndarray, str | None]:
-    """The restored outline between levels ``lo`` and ``hi``, which levels were rebuilt, and a
-    note on where their shape came from.
+                 lo: float, hi: float, p: BodyParams, mirror=None) -> tuple[Profile, np.ndarray, tuple]:
+    """The restored outline between levels ``lo`` and ``hi``, which levels were rebuilt, and
+    (mirrored, note): whether the other side gave their shape, and what it said.
 
     ``mirror``, if given, is called with (levels, angles, max radius) and returns the other
     side's radii on them and a note, or (None, note) when it cannot.
@@ -63,12 +63,12 @@ def bone_profile(volume: Volume, solid: np.ndarray, lesion: np.ndarray, frame: F
     radii = smooth(radii, footprint(volume, frame.d) / p.level_mm, 1.0)
     a, b = lesion_span(volume, lesion, frame)
     rebuilt = (levels >= a - p.restore_pad_mm) & (levels <= b + p.restore_pad_mm)
-    restored, note = fill_levels(radii, levels, rebuilt), None
+    restored, other, note = fill_levels(radii, levels, rebuilt), None, None
     if mirror is not None:
         other, note = mirror(levels, theta, reach + 10.0)
         if other is not None:
             restored = blend(restored, smooth(other, footprint(volume, frame.d) / p.level_mm, 1.0), levels, rebuilt)
-    return Profile(frame, levels, theta, restored), rebuilt, note
+    return Profile(frame, levels, theta, restored), rebuilt, (other is not None, note)
 
 
 def body_solid(profile: Profile, length_mm: float, cuts, p: BodyParams) -> manifold3d.Manifold:

@@ -51,12 +51,14 @@ def angles(n: int) -> np.ndarray:
 def _ray_indices(volume: Volume, centres: np.ndarray, rays: np.ndarray, r: np.ndarray) -> np.ndarray:
     """(levels, angles, radii, 3) continuous (k, j, i) indices of centres[l] + r * rays[a].
 
+    ``r`` is the same distances for every ray (1-D) or its own per level and angle (3-D).
     Built by broadcasting in index space: the affine map is applied to the few centres and
     rays only, not to every sample.
     """
     c = volume.physical_to_index(centres)[:, ::-1]
     step = volume.physical_to_index(rays + volume.origin)[:, ::-1]  # directions, in index units
-    return c[:, None, None, :] + r[None, None, :, None] * step[None, :, None, :]
+    r = r[None, None, :] if r.ndim == 1 else r
+    return c[:, None, None, :] + r[..., None] * step[None, :, None, :]
 
 
 def _sample_rays(field: np.ndarray, kji: np.ndarray, cval: float, order: int = 1) -> np.ndarray:
@@ -186,12 +188,9 @@ def periosteal_radii(volume: Volume, frame: Frame, levels: np.ndarray, theta: np
     edge a CT shows (full width at half maximum).  Rays without clear cortex keep ``near``.
     """
     offsets = np.arange(-window_mm, window_mm + _STEP_MM / 2, _STEP_MM)
-    rays = frame.rays(theta)
-    c = volume.physical_to_index(frame.point + np.outer(levels, frame.d))[:, ::-1]
-    step = volume.physical_to_index(rays + volume.origin)[:, ::-1]
     r = np.where(np.isfinite(near), near, 0.0)[:, :, None] + offsets[None, None, :]
-    kji = c[:, None, None, :] + r[..., None] * step[None, :, None, :]
-    hu = _sample_rays(volume.array, kji, -1000.0)
+    centres = frame.point + np.outer(levels, frame.d)
+    hu = _sample_rays(volume.array, _ray_indices(volume, centres, frame.rays(theta), r), -1000.0)
     inner = offsets <= 0.5
     peak_at = np.argmax(np.where(inner, hu, -np.inf), axis=2)
     peak = np.take_along_axis(hu, peak_at[..., None], 2)[..., 0]

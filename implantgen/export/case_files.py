@@ -20,10 +20,7 @@ def write_label_map(labels: np.ndarray, volume: Volume, path: Path) -> sitk.Imag
     written (the report can take it instead of reading the file back)."""
     if labels.dtype != np.uint8:  # a uint8 map is written as it is, not copied (100 MB at 512x512x400)
         labels = labels.astype(np.uint8 if labels.max() < 256 else np.uint16)
-    img = sitk.GetImageFromArray(labels)
-    img.SetSpacing(tuple(float(s) for s in volume.spacing))
-    img.SetOrigin(tuple(float(o) for o in volume.origin))
-    img.SetDirection(tuple(float(d) for d in volume.direction.ravel()))
+    img = volume.with_array(labels).to_sitk()
     sitk.WriteImage(img, str(path), useCompression=True)
     return img
 
@@ -37,10 +34,7 @@ def write_ct_crop(volume: Volume, mask: np.ndarray, path: Path, pad_mm: float = 
     pad = tuple(int(np.ceil(pad_mm / s)) for s in volume.spacing[::-1])
     crop = sub_volume(volume, bbox(mask, pad))
     hu = np.clip(np.rint(crop.array), -32768, 32767).astype(np.int16)  # whole HU are enough to view
-    img = sitk.GetImageFromArray(np.ascontiguousarray(hu))
-    img.SetSpacing(tuple(float(s) for s in crop.spacing))
-    img.SetOrigin(tuple(float(o) for o in crop.origin))
-    img.SetDirection(tuple(float(d) for d in crop.direction.ravel()))
+    img = crop.with_array(np.ascontiguousarray(hu)).to_sitk()
     # gzip level 1: about half the default's time (0.31 -> 0.17 s at 512x512x400) for a third
     # more bytes; CT noise does not compress much better at higher levels anyway
     sitk.WriteImage(img, str(path), useCompression=True, compressionLevel=1)

@@ -50,11 +50,10 @@ def _versions() -> dict:
 
 def build_manifest(folder: Path, *, parameters: dict, input_summary: dict, input_hash: str,
                    stages: dict) -> dict:
-    """The manifest for every file already in ``folder`` (call it last)."""
-    outputs = {
-        p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size}
-        for p in sorted(Path(folder).iterdir()) if p.is_file() and p.name != "manifest.json"
-    }
+    """The manifest for every file already in ``folder`` (call it last, or add later files with
+    ``add_outputs``)."""
+    outputs = {p.name: _entry(p) for p in sorted(Path(folder).iterdir())
+               if p.is_file() and p.name != "manifest.json"}
     return {
         "schema": "implantgen.manifest/1",
         "tool": "implantgen",
@@ -65,3 +64,14 @@ def build_manifest(folder: Path, *, parameters: dict, input_summary: dict, input
         "stages": stages,
         "outputs": outputs,
     }
+
+
+def _entry(path: Path) -> dict:
+    return {"sha256": sha256_file(path), "bytes": path.stat().st_size}
+
+
+def add_outputs(manifest: dict, folder: Path, names) -> dict:
+    """``manifest`` with the files ``names`` of ``folder`` added to its outputs, in name order as
+    build_manifest lists them (the files already there are not hashed again)."""
+    outputs = {**manifest["outputs"], **{n: _entry(Path(folder) / n) for n in names}}
+    return {**manifest, "outputs": dict(sorted(outputs.items()))}

@@ -24,11 +24,7 @@ KINDS = {"femur": (FemurSpec, femur_phantom)}
 
 
 def write_labels(labels, volume, path: Path) -> None:
-    img = sitk.GetImageFromArray(labels)
-    img.SetSpacing(tuple(float(s) for s in volume.spacing))
-    img.SetOrigin(tuple(float(o) for o in volume.origin))
-    img.SetDirection(tuple(float(d) for d in volume.direction.ravel()))
-    sitk.WriteImage(img, str(path), useCompression=True)
+    sitk.WriteImage(volume.with_array(labels).to_sitk(), str(path), useCompression=True)
 
 
 def write_phantom(folder, spec=None, *, kind: str = "femur", rescale=(1.0, -1024.0),
