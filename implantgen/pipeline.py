@@ -21,12 +21,14 @@ import numpy as np
 from .errors import InputError, PlanNotFeasible
 from .export import build_manifest, pixel_hash, write_json
 from .export.manifest import add_outputs
-from .export.case_files import segmentation_labels, write_ct_crop, write_label_map, write_surfaces
+from .export.case_files import ct_crop_image, label_map_image, segmentation_labels, write_case_files, \
+    write_label_map
 from .design import DESIGN_SECTIONS, Design, design_implant, design_params
 from .export.design_files import write_design
 from .export.plan_json import design_blocks, plan_dict
 from .load import load_ct, load_label_map
 from .outdir import atomic_output_dir, check_output_dir
+from .parallel import Background
 from .plan import FeasibilityLimits, ResectionPlan, make_plan
 from .plan.risk import PAIN_SCORES
 from .progress import stage_progress
@@ -180,52 +182,58 @@ def plan_case(series, out, *, margin_mm: float = 20.0, series_uid: str | None = 
         resection = stages.run("plan", make_plan, volume, target, margin_mm, pain=pain, limits=limits)
         log.info("plan: osteotomies %.1f mm apart at a %g mm margin (%.1f s)", resection.resection_length_mm,
                  margin_mm, stages.seconds["plan"])
-        design = stages.run("design", design_implant, volume, target, resection, params, bones)
-        log.info("design: %.0f mm prosthesis with %s stems, %.0f mm plate with %d holes (%.1f s)",
-                 design.length_mm, " and ".join(f"{d.diameter_mm:g} x {d.length_mm:.0f} mm" for d in design.stems),
-                 design.plate_info["length_mm"], design.plate_info["holes"], stages.seconds["design"])
-        result = CaseResult(out_dir=Path(out), summary=s, plan={}, stage_seconds=stages.seconds,
-                            volume=volume, bones=bones, target=target, resection=resection, design=design)
         parameters["bones"] = bones.method
-        # The input's hash (half a second on a large CT) runs on the other core meanwhile;
-        # hashlib lets go of the GIL on large buffers.
-        with ThreadPoolExecutor(1) as pool, atomic_output_dir(result.out_dir) as tmp:
-            input_hash = pool.submit(pixel_hash, volume)
-            images = stages.run("export", _export_plan, result, tmp, params, strict)
-            stages.run("report", _report_and_manifest, result, tmp, parameters, input_hash.result(), images)
+        with atomic_output_dir(out) as tmp:
+            # The case's own files (label map, CT crop, surfaces) need no design: they are
+            # written on the other core while the design is made (implantgen.parallel).
+            images = {"label_image": label_map_image(segmentation_labels(bones.labels, target.solid,
+                                                                         target.lesion.mask), volume),
+                      "ct_image": ct_crop_image(volume, target.solid)}
+            with Background(write_case_files, tmp, volume, target.solid, target.lesion.mask,
+                            resection.osteotomies, images) as case_files:
+                design = stages.run("design", design_implant, volume, target, resection, params, bones)
+                log.info("design: %.0f mm prosthesis with %s stems, %.0f mm plate with %d holes (%.1f s)",
+                         design.length_mm,
+                         " and ".join(f"{d.diameter_mm:g} x {d.length_mm:.0f} mm" for d in design.stems),
+                         design.plate_info["length_mm"], design.plate_info["holes"], stages.seconds["design"])
+                result = CaseResult(out_dir=Path(out), summary=s, plan={}, stage_seconds=stages.seconds,
+                                    volume=volume, bones=bones, target=target, resection=resection,
+                                    design=design)
+                # The input's hash (half a second on a large CT) runs on a thread meanwhile;
+                # hashlib lets go of the GIL on large buffers.
+                with ThreadPoolExecutor(1) as pool:
+                    input_hash = pool.submit(pixel_hash, volume)
+                    stages.run("export", _export_plan, result, tmp, params, strict, case_files)
+                    stages.run("report", _report_and_manifest, result, tmp, parameters, input_hash.result(),
+                               images)
         result.plan = _as_written(result.out_dir / "plan.json")
     for w in result.warnings:
         log.warning(w)
     return result
 
 
-def _export_plan(result: CaseResult, tmp: Path, params, strict: bool) -> dict:
-    """Write the plan's files into ``tmp`` (fills ``result.warnings``); returns the label map
-    and CT images it wrote, for the report to use without reading them back."""
-    volume, bones, target = result.volume, result.bones, result.target
-    resection, design = result.resection, result.design
+def _export_plan(result: CaseResult, tmp: Path, params, strict: bool, case_files: Background) -> None:
+    """Write the design's files and plan.json into ``tmp`` (fills ``result.warnings``), once
+    ``case_files`` (write_case_files, in the background) has written the case's own."""
+    volume, bones, resection, design = result.volume, result.bones, result.resection, result.design
     warnings = (list(volume.warnings) + list(bones.warnings) + list(resection.warnings)
                 + list(design.warnings))
     if bones.has_metal:
         warnings.append("Metal was found on this CT (an implant?): it is marked as metal, not bone; "
                         "streak artefacts near it lower the accuracy there.")
-    labels = segmentation_labels(bones.labels, target.solid, target.lesion.mask)
-    images = {"label_image": write_label_map(labels, volume, tmp / "segmentation.nrrd"),
-              "ct_image": write_ct_crop(volume, target.solid, tmp / "ct.nrrd")}
-    checks = write_surfaces(tmp, volume, target.solid, target.lesion.mask, resection.osteotomies)
     printing = write_design(tmp, design, params.printing)
     failures = [f"{name}: {f}" for name, r in printing.items() for f in r.get("failures", [])]
     if failures and strict:
         raise PlanNotFeasible(f"The printability check failed ({'; '.join(failures)}) and --strict "
                               "was given: change the design parameters or drop --strict.")
     warnings += [f"Printability: {f}" for f in failures]
-    plan = plan_dict(resection, target, checks)
+    checks = case_files.result()
+    plan = plan_dict(resection, result.target, checks)
     plan["implant"], plan["plate"] = design_blocks(design)
     plan["printability"] = printing
     plan["warnings"] = warnings
     write_json(tmp / "plan.json", plan)
     result.warnings = warnings
-    return images
 
 
 def _report_and_manifest(result: CaseResult, tmp: Path, parameters: dict, input_hash: str,

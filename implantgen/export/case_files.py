@@ -15,30 +15,36 @@ BONE, LESION, OTHER_BONE = 1, 2, 3
 _VOLUME_TOLERANCE = 0.03  # a surface must enclose its mask's volume within 3%
 
 
-def write_label_map(labels: np.ndarray, volume: Volume, path: Path) -> sitk.Image:
-    """A label map on the CT grid that 3D Slicer puts onto the CT as it is; returns the image
-    written (the report can take it instead of reading the file back)."""
-    if labels.dtype != np.uint8:  # a uint8 map is written as it is, not copied (100 MB at 512x512x400)
+def label_map_image(labels: np.ndarray, volume: Volume) -> sitk.Image:
+    """A label map on the CT grid, as an image that 3D Slicer puts onto the CT as it is."""
+    if labels.dtype != np.uint8:  # a uint8 map is used as it is, not copied (100 MB at 512x512x400)
         labels = labels.astype(np.uint8 if labels.max() < 256 else np.uint16)
-    img = volume.with_array(labels).to_sitk()
+    return volume.with_array(labels).to_sitk()
+
+
+def write_label_map(labels: np.ndarray, volume: Volume, path: Path) -> sitk.Image:
+    """Write ``label_map_image``; returns the image written (the report can take it instead of
+    reading the file back)."""
+    img = label_map_image(labels, volume)
     sitk.WriteImage(img, str(path), useCompression=True)
     return img
 
 
-def write_ct_crop(volume: Volume, mask: np.ndarray, path: Path, pad_mm: float = 25.0) -> sitk.Image:
+def ct_crop_image(volume: Volume, mask: np.ndarray, pad_mm: float = 25.0) -> sitk.Image:
     """The CT's HU around ``mask`` (its box grown by ``pad_mm``), placed in patient space, for the
-    viewer and the report: pixels and geometry only, no DICOM fields, so no patient data.
-    Returns the image written (for the report, as with write_label_map)."""
+    viewer and the report: pixels and geometry only, no DICOM fields, so no patient data."""
     from ..geometry import bbox, sub_volume
 
     pad = tuple(int(np.ceil(pad_mm / s)) for s in volume.spacing[::-1])
     crop = sub_volume(volume, bbox(mask, pad))
     hu = np.clip(np.rint(crop.array), -32768, 32767).astype(np.int16)  # whole HU are enough to view
-    img = crop.with_array(np.ascontiguousarray(hu)).to_sitk()
+    return crop.with_array(np.ascontiguousarray(hu)).to_sitk()
+
+
+def write_ct_image(img: sitk.Image, path: Path) -> None:
     # gzip level 1: about half the default's time (0.31 -> 0.17 s at 512x512x400) for a third
     # more bytes; CT noise does not compress much better at higher levels anyway
     sitk.WriteImage(img, str(path), useCompression=True, compressionLevel=1)
-    return img
 
 
 def segmentation_labels(bone_labels: np.ndarray, target_solid: np.ndarray, lesion: np.ndarray) -> np.ndarray:
@@ -77,3 +83,13 @@ def write_surfaces(folder: Path, volume: Volume, bone: np.ndarray, lesion: np.nd
     write_stl(lesion_mesh, folder / "lesion.stl")
     write_stl(segment, folder / "resected_segment.stl")
     return checks
+
+
+def write_case_files(folder: Path, volume: Volume, bone: np.ndarray, lesion: np.ndarray, cuts,
+                     images: dict) -> dict:
+    """segmentation.nrrd and ct.nrrd from the images made by ``label_map_image`` and
+    ``ct_crop_image`` (keys label_image, ct_image), and the three surfaces; returns the
+    surfaces' checks."""
+    sitk.WriteImage(images["label_image"], str(folder / "segmentation.nrrd"), useCompression=True)
+    write_ct_image(images["ct_image"], folder / "ct.nrrd")
+    return write_surfaces(folder, volume, bone, lesion, cuts)

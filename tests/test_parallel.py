@@ -1,0 +1,70 @@
+"""implantgen.parallel: work in a forked child comes back as if done here, errors included."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+
+from implantgen.errors import PlanNotFeasible
+from implantgen.parallel import Background, can_fork
+
+pytestmark = pytest.mark.skipif(not can_fork(), reason="fork is used on Linux only")
+
+
+def _sum_and_pid(a):
+    return float(a.sum()), os.getpid()
+
+
+def _refuse():
+    raise PlanNotFeasible("The canal is 4.0 mm wide, under the 6.0 mm a stem needs.")
+
+
+def _unpicklable():
+    class Local(Exception):
+        pass
+    raise Local("made in the child")
+
+
+def _die():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_result_comes_from_a_child_that_saw_the_parents_array():
+    big = np.arange(2_000_000, dtype=np.float64)  # inherited by the fork, not pickled
+    with Background(_sum_and_pid, big) as job:
+        total, pid = job.result()
+    assert total == float(big.sum()) and pid != os.getpid()
+
+
+def test_an_error_in_the_child_is_raised_here_with_its_type_and_sentence():
+    with Background(_refuse) as job, pytest.raises(PlanNotFeasible) as info:
+        job.result()
+    assert info.value.sentence.startswith("The canal is 4.0 mm wide") and info.value.exit_code == 3
+    assert "in the background worker" in str(info.value.__cause__)  # the child's traceback, for --debug
+    with Background(_unpicklable) as job, pytest.raises(RuntimeError, match="Local: made in the child"):
+        job.result()
+
+
+def test_a_child_that_dies_is_an_error_not_a_hang():
+    with Background(_die) as job, pytest.raises(RuntimeError, match="exit code -9"):
+        job.result()
+
+
+def test_leaving_early_ends_the_child():
+    job = Background(time.sleep, 30)
+    child = job._proc
+    with job:
+        pass  # an error in the parent leaves the block like this, before result()
+    assert not child.is_alive() and child.exitcode == -signal.SIGKILL
+
+
+def test_without_fork_the_work_is_done_here(monkeypatch):
+    monkeypatch.setenv("IMPLANTGEN_FORK", "0")
+    with Background(_sum_and_pid, np.ones(3)) as job:
+        assert job.result() == (3.0, os.getpid())
+    with Background(_refuse) as job, pytest.raises(PlanNotFeasible):
+        job.result()
