@@ -102,8 +102,7 @@ def canal_radii(volume: Volume, solid: np.ndarray, centres: np.ndarray, frame: F
     step = 2 * _STEP_MM  # the crossing is interpolated: a coarser step loses nothing here
     r = np.arange(0.0, max_radius_mm + step, step)
     kji = _ray_indices(volume, centres, frame.rays(theta), r)
-    hu = _sample_rays(volume.array, kji, -1000.0)
-    inside = _sample_rays(solid, kji, 0.0, order=0) > 0
+    hu, inside = _canal_samples(volume.array, solid, kji, cortex_hu)
     wall = (hu >= cortex_hu) | ~inside
     wall[:, :, -1] = True
     first = np.argmax(wall, axis=2)
@@ -112,6 +111,24 @@ def canal_radii(volume: Volume, solid: np.ndarray, centres: np.ndarray, frame: F
     h1 = np.take_along_axis(hu, first[..., None], 2)[..., 0]
     frac = np.where(h1 > h0, (cortex_hu - h0) / np.maximum(h1 - h0, 1e-6), 1.0)
     return np.where(first > 0, r[prev] + np.clip(frac, 0, 1) * step, 0.0)
+
+
+def _canal_samples(hu_field: np.ndarray, solid: np.ndarray, kji: np.ndarray, cortex_hu: float):
+    """HU and inside-the-solid at ``kji``, read outwards in two parts: the outer part only on rays
+    that met no cortex in the inner one (the canal is narrower than the bone, so most of the
+    outer samples would never be looked at).  Samples not read are left NaN / False; the
+    interpolated values of those read are the same as in one full pass."""
+    half = kji.shape[2] // 2
+    hu = np.full(kji.shape[:-1], np.nan, np.float32)
+    inside = np.zeros(kji.shape[:-1], bool)
+    hu[:, :, :half] = _sample_rays(hu_field, kji[:, :, :half], -1000.0)
+    inside[:, :, :half] = _sample_rays(solid, kji[:, :, :half], 0.0, order=0) > 0
+    open_ray = ~np.any((hu[:, :, :half] >= cortex_hu) | ~inside[:, :, :half], axis=2)
+    if open_ray.any():
+        rest = kji[:, :, half:][open_ray][None]  # (1, rays, radii, 3)
+        hu[:, :, half:][open_ray] = _sample_rays(hu_field, rest, -1000.0)[0]
+        inside[:, :, half:][open_ray] = _sample_rays(solid, rest, 0.0, order=0)[0] > 0
+    return hu, inside
 
 
 def outline_centroid(radii: np.ndarray, frame: Frame, theta: np.ndarray) -> np.ndarray:
