@@ -1,9 +1,10 @@
 """Assemble one DICOM series into a Volume in Hounsfield units, checking it on the way.
 
 Slices are sorted by their position along the slice normal (never by file name or instance
-number), pixel data is decoded by pydicom (JPEG 2000 and other compressed syntaxes through the
-pylibjpeg plugins), and the rescale of each slice is applied to it.  A series that cannot be
-trusted as one regular 3D grid is refused with a sentence saying why.
+number), uncompressed pixel data is read straight from the file and anything else is decoded by
+pydicom (JPEG 2000 and other compressed syntaxes through the pylibjpeg plugins), and the rescale
+of each slice is applied to it.  A series that cannot be trusted as one regular 3D grid is
+refused with a sentence saying why.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ..errors import InputError
 from ..records import SeriesSummary, Volume, orientation_name
 from .dicom_scan import ENHANCED_CT_STORAGE, SeriesGroup, SliceHeader
 from .gantry_tilt import resample_sheared_stack
+from .native_pixels import native_dtype, read_native
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +107,17 @@ def _rescale(ds) -> tuple[float, float]:
     return slope, intercept
 
 
-def _decode(path, rows: int, cols: int) -> np.ndarray | str:
+def _decode(s: SliceHeader, rows: int, cols: int) -> np.ndarray | str:
     """The slice's stored values, or a short reason why they cannot be had."""
+    dtype = native_dtype(s.ds, s.transfer_syntax)
+    if dtype is not None:
+        arr = np.empty((rows, cols), dtype=dtype)
+        if read_native(s.path, s.pixel_offset, s.transfer_syntax, arr, int(s.ds.BitsStored)):
+            return arr
+    return _decode_pydicom(s.path, rows, cols)
+
+
+def _decode_pydicom(path, rows: int, cols: int) -> np.ndarray | str:
     try:
         # Reads the file once, straight to pixels (faster than dcmread + ds.pixel_array).
         arr = pixel_array(path)
@@ -120,6 +131,37 @@ def _decode(path, rows: int, cols: int) -> np.ndarray | str:
     return arr
 
 
+def _check_range(arr: np.ndarray, slope: float, intercept: float, where: str) -> None:
+    lo, hi = sorted((int(arr.min()) * int(slope), int(arr.max()) * int(slope)))
+    if lo + intercept < -32768 or hi + intercept > 32767:
+        raise InputError(
+            f"A slice in {where} rescales to values outside any CT range "
+            f"({lo + intercept:g} to {hi + intercept:g}): check its rescale slope and intercept."
+        )
+
+
+def _as_int16(x: float) -> np.int16:
+    """x modulo 2**16 as an int16: in-place int16 arithmetic with it wraps to the exact result
+    whenever that result fits in int16 (which _check_range has made sure of)."""
+    return np.int16((int(x) + 32768) % 65536 - 32768)
+
+
+def _read_in_place(s: SliceHeader, target: np.ndarray, slope: float, intercept: float, where: str) -> bool:
+    """Integer rescale of 16-bit uncompressed pixels, read straight into their int16 slot of
+    the volume (no temporary frame, no cast pass); False when the slice needs the general path."""
+    dtype = native_dtype(s.ds, s.transfer_syntax)
+    if dtype is None or dtype.itemsize != 2:
+        return False
+    raw = target.view(dtype)
+    if not read_native(s.path, s.pixel_offset, s.transfer_syntax, raw, int(s.ds.BitsStored)):
+        return False
+    _check_range(raw, slope, intercept, where)
+    if slope != 1:
+        target *= _as_int16(slope)
+    target += _as_int16(intercept)
+    return True
+
+
 def _decode_all(ordered: list[SliceHeader], rows: int, cols: int, where: str):
     """Decode every slice into one HU array; returns (array, kept_indices, skipped_reasons)."""
     rescales = [_rescale(s.ds) for s in ordered]
@@ -128,18 +170,16 @@ def _decode_all(ordered: list[SliceHeader], rows: int, cols: int, where: str):
     out = np.empty((len(ordered), rows, cols), dtype=dtype)
     kept, skipped = [], []
     for idx, (s, (slope, intercept)) in enumerate(zip(ordered, rescales)):
-        arr = _decode(s.path, rows, cols)
+        target = out[len(kept)]
+        if integral and _read_in_place(s, target, slope, intercept, where):
+            kept.append(idx)
+            continue
+        arr = _decode(s, rows, cols)
         if isinstance(arr, str):
             skipped.append((s.path, arr))
             continue
-        target = out[len(kept)]
         if integral:
-            lo, hi = sorted((int(arr.min()) * int(slope), int(arr.max()) * int(slope)))
-            if lo + intercept < -32768 or hi + intercept > 32767:
-                raise InputError(
-                    f"A slice in {where} rescales to values outside any CT range "
-                    f"({lo + intercept:g} to {hi + intercept:g}): check its rescale slope and intercept."
-                )
+            _check_range(arr, slope, intercept, where)
             # In place, no temporaries: this loop is most of the loading time.
             if slope == 1:
                 np.add(arr, np.int32(intercept), out=target, casting="unsafe")
