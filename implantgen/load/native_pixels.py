@@ -14,6 +14,8 @@ import struct
 
 import numpy as np
 
+from .dicom_scan import tag_value
+
 # Implicit and Explicit VR Little Endian: pixel data stored as plain integers.
 _NATIVE_LE = {"1.2.840.10008.1.2": True, "1.2.840.10008.1.2.1": False}  # uid -> implicit VR
 _PIXEL_DATA = (0x7FE0, 0x0010)
@@ -24,18 +26,18 @@ def native_dtype(ds, transfer_syntax: str | None) -> np.dtype | None:
     if transfer_syntax not in _NATIVE_LE:
         return None
     try:
-        bits = int(ds.BitsAllocated)
-        stored = int(ds.BitsStored)
-        signed = int(ds.PixelRepresentation)
+        bits = int(tag_value(ds, "BitsAllocated"))
+        stored = int(tag_value(ds, "BitsStored"))
+        signed = int(tag_value(ds, "PixelRepresentation"))
         ok = (
-            int(ds.SamplesPerPixel) == 1
-            and str(ds.PhotometricInterpretation) in ("MONOCHROME1", "MONOCHROME2")
+            int(tag_value(ds, "SamplesPerPixel")) == 1
+            and str(tag_value(ds, "PhotometricInterpretation")) in ("MONOCHROME1", "MONOCHROME2")
             and bits in (8, 16, 32)
             and 1 <= stored <= bits
             and signed in (0, 1)
-            and int(ds.get("NumberOfFrames", 1)) == 1
-            and 0 < int(ds.Rows) < 65536
-            and 0 < int(ds.Columns) < 65536
+            and int(tag_value(ds, "NumberOfFrames", 1)) == 1
+            and 0 < int(tag_value(ds, "Rows")) < 65536
+            and 0 < int(tag_value(ds, "Columns")) < 65536
         )
     except (AttributeError, TypeError, ValueError):  # a missing or malformed tag: pydicom's call
         return None
