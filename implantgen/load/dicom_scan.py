@@ -57,7 +57,7 @@ def tag_value(ds: pydicom.Dataset, keyword: str, default=None):
     elem = ds.get_item(tag, keep_deferred=True)
     if elem is None:
         return default
-    if tag not in _REPEATED or not isinstance(elem, RawDataElement):
+    if tag not in _REPEATED or not isinstance(elem, RawDataElement) or elem.value is None:
         return ds[tag].value
     key = (tag, elem.VR, elem.value, elem.is_implicit_VR, elem.is_little_endian)
     if key not in _converted:

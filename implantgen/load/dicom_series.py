@@ -179,6 +179,8 @@ def _read_all_in_place(ordered, rescales, out, where) -> dict[int, bool | InputE
         if dtype is not None and dtype.itemsize == 2:
             bits_stored = int(tag_value(s.ds, "BitsStored"))
             jobs[idx] = (s, dtype, bits_stored, out[idx], slope, intercept, where)
+    if not jobs:
+        return {}
     with ThreadPoolExecutor(_READERS) as pool:
         return dict(zip(jobs, pool.map(_read_in_place, jobs.values())))
 
