@@ -1,14 +1,16 @@
 """Assemble one DICOM series into a Volume in Hounsfield units, checking it on the way.
 
 Slices are sorted by their position along the slice normal (never by file name or instance
-number), pixel data is decoded by pydicom (JPEG 2000 and other compressed syntaxes through the
-pylibjpeg plugins), and the rescale of each slice is applied to it.  A series that cannot be
-trusted as one regular 3D grid is refused with a sentence saying why.
+number), uncompressed pixel data is read straight from the file and anything else is decoded by
+pydicom (JPEG 2000 and other compressed syntaxes through the pylibjpeg plugins), and the rescale
+of each slice is applied to it.  A series that cannot be trusted as one regular 3D grid is
+refused with a sentence saying why.
 """
 
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pydicom
@@ -16,8 +18,9 @@ from pydicom.pixels import pixel_array
 
 from ..errors import InputError
 from ..records import SeriesSummary, Volume, orientation_name
-from .dicom_scan import ENHANCED_CT_STORAGE, SeriesGroup, SliceHeader
+from .dicom_scan import ENHANCED_CT_STORAGE, SeriesGroup, SliceHeader, tag_value
 from .gantry_tilt import resample_sheared_stack
+from .native_pixels import native_dtype, read_native
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,9 @@ _GAP_FACTOR = 1.5
 _UNEVEN_FRACTION = 0.05
 # Stacking direction more than this far (degrees) from the slice normal: gantry tilt / shear.
 _SHEAR_DEG = 0.05
+# Threads reading pixel data into the volume: copying from the page cache into fresh memory lets
+# go of the GIL (0.41 -> 0.36 s for the 512x512x400 phantom's pixels on a busy 2-core machine).
+_READERS = 2
 
 
 def _check_is_ct(group: SeriesGroup, where: str) -> None:
@@ -48,7 +54,7 @@ def _check_is_ct(group: SeriesGroup, where: str) -> None:
             "CT series in Hounsfield units; choose a CT series (see 'implantgen inspect')."
         )
     if sop == ENHANCED_CT_STORAGE or any(
-        int(getattr(s.ds, "NumberOfFrames", 1) or 1) > 1 for s in group.slices
+        int(tag_value(s.ds, "NumberOfFrames", 1) or 1) > 1 for s in group.slices
     ):
         raise InputError(
             f"The series {group.key} in {where} is stored as multi-frame (Enhanced CT), which "
@@ -57,7 +63,7 @@ def _check_is_ct(group: SeriesGroup, where: str) -> None:
 
 
 def _vec(ds, name: str, n: int, where: str) -> np.ndarray:
-    value = getattr(ds, name, None)
+    value = tag_value(ds, name)
     if value is None or len(value) != n:
         raise InputError(
             f"A slice in {where} has no valid {name}, so its place in 3D is unknown: "
@@ -71,9 +77,9 @@ def _check_consistent(slices: list[SliceHeader], where: str) -> tuple[np.ndarray
     first = slices[0].ds
     iop = _vec(first, "ImageOrientationPatient", 6, where)
     ps = _vec(first, "PixelSpacing", 2, where)
-    shape = (int(first.Rows), int(first.Columns))
+    shape = (int(tag_value(first, "Rows")), int(tag_value(first, "Columns")))
     for s in slices[1:]:
-        if (int(s.ds.Rows), int(s.ds.Columns)) != shape:
+        if (int(tag_value(s.ds, "Rows")), int(tag_value(s.ds, "Columns"))) != shape:
             raise InputError(
                 f"Slices in {where} have different sizes ({shape[0]}x{shape[1]} and "
                 f"{s.ds.Rows}x{s.ds.Columns}), so they are not one volume: keep only one series "
@@ -100,13 +106,22 @@ def _axes(iop: np.ndarray) -> np.ndarray:
 
 
 def _rescale(ds) -> tuple[float, float]:
-    slope = float(getattr(ds, "RescaleSlope", 1) or 1)
-    intercept = float(getattr(ds, "RescaleIntercept", 0) or 0)
+    slope = float(tag_value(ds, "RescaleSlope", 1) or 1)
+    intercept = float(tag_value(ds, "RescaleIntercept", 0) or 0)
     return slope, intercept
 
 
-def _decode(path, rows: int, cols: int) -> np.ndarray | str:
+def _decode(s: SliceHeader, rows: int, cols: int) -> np.ndarray | str:
     """The slice's stored values, or a short reason why they cannot be had."""
+    dtype = native_dtype(s.ds, s.transfer_syntax)
+    if dtype is not None:
+        arr = np.empty((rows, cols), dtype=dtype)
+        if read_native(s.path, s.pixel_offset, s.transfer_syntax, arr, int(tag_value(s.ds, "BitsStored"))):
+            return arr
+    return _decode_pydicom(s.path, rows, cols)
+
+
+def _decode_pydicom(path, rows: int, cols: int) -> np.ndarray | str:
     try:
         # Reads the file once, straight to pixels (faster than dcmread + ds.pixel_array).
         arr = pixel_array(path)
@@ -120,27 +135,79 @@ def _decode(path, rows: int, cols: int) -> np.ndarray | str:
     return arr
 
 
+def _check_range(arr: np.ndarray, slope: float, intercept: float, where: str) -> None:
+    lo, hi = sorted((int(arr.min()) * int(slope), int(arr.max()) * int(slope)))
+    if lo + intercept < -32768 or hi + intercept > 32767:
+        raise InputError(
+            f"A slice in {where} rescales to values outside any CT range "
+            f"({lo + intercept:g} to {hi + intercept:g}): check its rescale slope and intercept."
+        )
+
+
+def _as_int16(x: float) -> np.int16:
+    """x modulo 2**16 as an int16: in-place int16 arithmetic with it wraps to the exact result
+    whenever that result fits in int16 (which _check_range has made sure of)."""
+    return np.int16((int(x) + 32768) % 65536 - 32768)
+
+
+def _read_in_place(job) -> bool | InputError:
+    """Integer rescale of 16-bit uncompressed pixels, read straight into their int16 slot of
+    the volume (no temporary frame, no cast pass); False when the slice needs the general path.
+
+    Runs on reader threads: no pydicom here, only a file read and numpy, which let go of the GIL.
+    A refusal is returned, to be raised in slice order.
+    """
+    s, dtype, bits_stored, target, slope, intercept, where = job
+    raw = target.view(dtype)
+    if not read_native(s.path, s.pixel_offset, s.transfer_syntax, raw, bits_stored):
+        return False
+    try:
+        _check_range(raw, slope, intercept, where)
+    except InputError as exc:
+        return exc
+    if slope != 1:
+        target *= _as_int16(slope)
+    target += _as_int16(intercept)
+    return True
+
+
+def _read_all_in_place(ordered, rescales, out, where) -> dict[int, bool | InputError]:
+    """_read_in_place for every 16-bit uncompressed slice, two at a time, by index."""
+    jobs = {}
+    for idx, (s, (slope, intercept)) in enumerate(zip(ordered, rescales)):
+        dtype = native_dtype(s.ds, s.transfer_syntax)
+        if dtype is not None and dtype.itemsize == 2:
+            bits_stored = int(tag_value(s.ds, "BitsStored"))
+            jobs[idx] = (s, dtype, bits_stored, out[idx], slope, intercept, where)
+    if not jobs:
+        return {}
+    with ThreadPoolExecutor(_READERS) as pool:
+        return dict(zip(jobs, pool.map(_read_in_place, jobs.values())))
+
+
 def _decode_all(ordered: list[SliceHeader], rows: int, cols: int, where: str):
     """Decode every slice into one HU array; returns (array, kept_indices, skipped_reasons)."""
     rescales = [_rescale(s.ds) for s in ordered]
     integral = all(m.is_integer() and b.is_integer() for m, b in rescales)
     dtype = np.int16 if integral else np.float32
     out = np.empty((len(ordered), rows, cols), dtype=dtype)
+    done = _read_all_in_place(ordered, rescales, out, where) if integral else {}
     kept, skipped = [], []
     for idx, (s, (slope, intercept)) in enumerate(zip(ordered, rescales)):
-        arr = _decode(s.path, rows, cols)
+        result = done.get(idx, False)
+        if isinstance(result, InputError):
+            raise result
+        if result:
+            kept.append(idx)
+            continue
+        target = out[idx]
+        arr = _decode(s, rows, cols)
         if isinstance(arr, str):
             skipped.append((s.path, arr))
             continue
-        target = out[len(kept)]
         if integral:
-            lo, hi = sorted((int(arr.min()) * int(slope), int(arr.max()) * int(slope)))
-            if lo + intercept < -32768 or hi + intercept > 32767:
-                raise InputError(
-                    f"A slice in {where} rescales to values outside any CT range "
-                    f"({lo + intercept:g} to {hi + intercept:g}): check its rescale slope and intercept."
-                )
-            # In place, no temporaries: this loop is most of the loading time.
+            _check_range(arr, slope, intercept, where)
+            # In place, no temporaries.
             if slope == 1:
                 np.add(arr, np.int32(intercept), out=target, casting="unsafe")
             else:
@@ -151,7 +218,7 @@ def _decode_all(ordered: list[SliceHeader], rows: int, cols: int, where: str):
             target += np.float32(intercept)
         kept.append(idx)
     if len(kept) < len(ordered):
-        out = out[: len(kept)].copy()
+        out = out[kept]
     return out, kept, skipped
 
 
@@ -225,8 +292,8 @@ def _dedupe(slices: list[SliceHeader]) -> tuple[list[SliceHeader], int]:
     seen, out = set(), []
     for s in slices:
         uid = str(getattr(s.ds, "SOPInstanceUID", "") or "")
-        key = (uid, str(getattr(s.ds, "ImagePositionPatient", "")), getattr(s.ds, "Rows", None),
-               getattr(s.ds, "Columns", None))
+        key = (uid, str(getattr(s.ds, "ImagePositionPatient", "")), tag_value(s.ds, "Rows"),
+               tag_value(s.ds, "Columns"))
         if uid and key in seen:
             continue
         seen.add(key)
