@@ -113,12 +113,19 @@ def trabecular_interior(g: np.ndarray, cortex: np.ndarray, body: np.ndarray, spa
         return out
     near = _grown(box, g.shape, spacing)
     inner = tuple(slice(b.start - n.start, b.stop - n.start) for b, n in zip(box, near))
-    wide = smooth(g[near], spacing, WIDE_MM)
-    dense = (wide > levels.trabecular) & body[near] & ~cortex[near]
+    # The density tests are read on the walls' box only, the disc test along k beyond it: the
+    # wide Gaussian on those columns (k from near), from the near box's pixels it reaches.
+    column = (near[0],) + box[1:]
+    radius = [int(3.0 * WIDE_MM / float(s) + 0.5) for s in (spacing[1], spacing[0])]
+    read = (near[0],) + tuple(slice(max(b.start - r, n.start), min(b.stop + r, n.stop))
+                              for b, r, n in zip(box[1:], radius, near[1:]))
+    wide = smooth(g[read], spacing, WIDE_MM)[(slice(None),) + tuple(
+        slice(b.start - r.start, b.stop - r.start) for b, r in zip(box[1:], read[1:]))]
+    dense = (wide > levels.trabecular) & body[column] & ~cortex[column]
     if not dense.any():
         return out
     dense &= ~disc_like(wide, spacing)
-    dense, walls, gb = dense[inner], walls[box], g[near]
+    dense, walls, gb = dense[inner[0]], walls[box], g[near]
     walled = enclosure(walls, spacing, REACH_MM)
     seeds = dense & (walled >= MIN_ENCLOSED)
     # Hysteresis, in the same slice: less walled-in voxels next to walled-in ones are interior
