@@ -225,3 +225,25 @@ def test_broken_ring_rebuilt_to_its_round_outline():
     # A flat, half-moon section has straight hull sides too, but no round outline to restore.
     moon = bone & (jj < 24)
     assert np.array_equal(rebuild_break(moon, moon & ~_disc(48, 12, (24, 24)), np.array([1.0, 1.0])), moon)
+
+
+def test_section_hulls_are_convex_hull_image_of_pixel_centres():
+    import warnings
+
+    from skimage.morphology import convex_hull_image
+
+    from implantgen.segment.hull import section_hulls
+
+    rng = np.random.default_rng(3)
+    stack = rng.random((300, 14, 17)) < rng.uniform(0.02, 0.6, (300, 1, 1))
+    stack[::7] = False  # a few pixels only: lines, single pixels and empty sections
+    stack[::7, rng.integers(0, 14, 40) % 14, rng.integers(0, 17, 40) % 17] = rng.random(40) < 0.1
+    stack[5::7] = False
+    stack[5::7, 3, 2:9] = True  # one row
+    stack[6::7] = np.eye(14, 17, dtype=bool)  # one diagonal line
+    hulls, flat = section_hulls(stack)
+    for section, hull, is_flat in zip(stack, hulls, flat):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref = convex_hull_image(section, offset_coordinates=False) if section.any() else section
+        assert np.array_equal(hull, ref) and is_flat == (not ref.any())

@@ -14,6 +14,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..geometry import bbox
+from .filters import dilate_cross, erode_cross
 
 AIR_HU = -400.0  # between air (-1000) and fat (-100): lungs and bowel gas are filled afterwards
 OPEN_MM = 4.0  # cuts the table, blankets and cables off the body
@@ -31,6 +32,21 @@ def disk(radius: int) -> np.ndarray:
     r = int(radius)
     y, x = np.mgrid[-r:r + 1, -r:r + 1]
     return (x * x + y * y) <= r * r + 0.5
+
+
+def by_disk(mask: np.ndarray, radius: int, grow: bool) -> np.ndarray:
+    """In-plane binary_dilation (``grow``) or binary_erosion of ``mask`` by disk(radius).  Up to
+    radius 2 the disk is the diamond |dj| + |di| <= radius: as many 3x3 cross steps, the same
+    pixels (erosion counting the outside as empty, as scipy's) a few times faster."""
+    r = int(radius)
+    jj, ii = np.mgrid[-r:r + 1, -r:r + 1]
+    if not np.array_equal(disk(r), np.abs(jj) + np.abs(ii) <= r):
+        op = ndimage.binary_dilation if grow else ndimage.binary_erosion
+        return op(mask, structure=disk(r)[None])
+    out = mask
+    for _ in range(r):
+        out = dilate_cross(out, axes=(1, 2)) if grow else erode_cross(out, axes=(1, 2))
+    return out if r else mask.copy()
 
 
 def fill_holes_2d(mask: np.ndarray) -> np.ndarray:
@@ -108,7 +124,7 @@ def body_parts(hu: np.ndarray, spacing) -> tuple[np.ndarray, tuple[int, int, int
 
 def _parts(dense: np.ndarray, spacing, sk: int, px: float, r: int) -> np.ndarray:
     """body_parts on the coarse grid's ``dense`` (denser than air)."""
-    m = ndimage.binary_opening(dense, structure=disk(r)[None])
+    m = by_disk(by_disk(dense, r, grow=False), r, grow=True)  # binary_opening by the disk
     labels, n = ndimage.label(m)
     if n == 0:
         return np.zeros(m.shape, dtype=np.uint8)
@@ -127,7 +143,7 @@ def _parts(dense: np.ndarray, spacing, sk: int, px: float, r: int) -> np.ndarray
         keep[int(np.argmax(sizes[1:])) + 1] = True
     body = keep[labels]
     # Give back what the opening took from the kept parts' edges, then close lungs and gas.
-    body = ndimage.binary_dilation(body, structure=disk(r)[None]) & dense | body
+    body = by_disk(body, r, grow=True) & dense | body
     body = fill_holes_2d(body)
     parts, n = ndimage.label(body)
     order = _largest_first(parts, n)

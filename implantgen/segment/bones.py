@@ -108,10 +108,9 @@ def _bones(volume: Volume, box, body_x, mask, g, marrow, cortex_hu):
         lut[list(pieces)] = list(pieces.values())
         labels, feats = measured(lut[labels])
         names = name_bones(feats, body_x)
-    cortex = g > cortex_hu
     for f in feats:
         if is_long(f):
-            _close_long_bone(labels, f, volume, cortex)
+            _close_long_bone(labels, f, volume, g, cortex_hu)
     return labels, names
 
 
@@ -166,14 +165,14 @@ def _affine(volume: Volume, box) -> np.ndarray:
     return a
 
 
-def _close_long_bone(labels: np.ndarray, f, volume: Volume, cortex: np.ndarray) -> None:
+def _close_long_bone(labels: np.ndarray, f, volume: Volume, g: np.ndarray, cortex_hu: float) -> None:
     """Close the cross-sections of long bone ``f`` (a lesion may have broken its cortex: its
-    outline is rebuilt from the intact ``cortex`` around the break), taking only voxels no
-    other bone holds."""
+    outline is rebuilt from the intact cortex, ``g`` above ``cortex_hu``, around the break),
+    taking only voxels no other bone holds."""
     box = bbox(labels == f.label, 1)
     sub = labels[box]
     own = sub == f.label
-    closed = long_bone_solid(own, slicing_axis(volume, f.axis), own & cortex[box],
+    closed = long_bone_solid(own, slicing_axis(volume, f.axis), own & (g[box] > cortex_hu),
                              volume.spacing[::-1]) & ((sub == 0) | own)
     sub[closed] = f.label
 

@@ -66,9 +66,27 @@ class Levels:
 def tissue_levels(hu: np.ndarray, body: np.ndarray) -> Levels:
     """HU levels of this scan, from its soft tissue (muscle, organs; contrast moves them)."""
     lo, hi = SOFT_RANGE_HU
-    sample = hu[body & (hu > lo) & (hu < hi)]  # the same values as selecting in two steps
-    soft = float(np.percentile(sample, 75)) if sample.size else 50.0
+    if hu.dtype.kind == "i" and float(lo).is_integer() and float(hi).is_integer():
+        # Integer HU: the same comparisons in the array's own type, and the percentile from
+        # counts of the ~220 values instead of a partition of millions.
+        sample = hu[body & (hu > int(lo)) & (hu < int(hi))]
+        soft = _percentile75(sample, int(lo) + 1, int(hi)) if sample.size else 50.0
+    else:
+        sample = hu[body & (hu > lo) & (hu < hi)]  # the same values as selecting in two steps
+        soft = float(np.percentile(sample, 75)) if sample.size else 50.0
     return Levels(soft=soft, trabecular=soft + TRABECULAR_ABOVE_SOFT, cortex=soft + CORTEX_ABOVE_SOFT)
+
+
+def _percentile75(sample: np.ndarray, lo: int, hi: int) -> float:
+    """float(np.percentile(sample, 75)) of integers in [lo, hi) (numpy's linear method: between
+    the values of ranks floor and ceil of (n - 1) * 0.75, a quarter step apart, so the
+    interpolation is exact in floating point whatever its form)."""
+    n = sample.size
+    counts = np.cumsum(np.bincount((sample - lo).astype(np.intp), minlength=hi - lo))
+    position = (n - 1) * 0.75
+    below = int(np.floor(position))
+    a, b = (lo + int(np.searchsorted(counts, k, side="right")) for k in (below, min(below + 1, n - 1)))
+    return float(a + (b - a) * (position - below))
 
 
 def smooth(hu: np.ndarray, spacing, sigma_mm: float) -> np.ndarray:
@@ -95,12 +113,19 @@ def trabecular_interior(g: np.ndarray, cortex: np.ndarray, body: np.ndarray, spa
         return out
     near = _grown(box, g.shape, spacing)
     inner = tuple(slice(b.start - n.start, b.stop - n.start) for b, n in zip(box, near))
-    wide = smooth(g[near], spacing, WIDE_MM)
-    dense = (wide > levels.trabecular) & body[near] & ~cortex[near]
+    # The density tests are read on the walls' box only, the disc test along k beyond it: the
+    # wide Gaussian on those columns (k from near), from the near box's pixels it reaches.
+    column = (near[0],) + box[1:]
+    radius = [int(3.0 * WIDE_MM / float(s) + 0.5) for s in (spacing[1], spacing[0])]
+    read = (near[0],) + tuple(slice(max(b.start - r, n.start), min(b.stop + r, n.stop))
+                              for b, r, n in zip(box[1:], radius, near[1:]))
+    wide = smooth(g[read], spacing, WIDE_MM)[(slice(None),) + tuple(
+        slice(b.start - r.start, b.stop - r.start) for b, r in zip(box[1:], read[1:]))]
+    dense = (wide > levels.trabecular) & body[column] & ~cortex[column]
     if not dense.any():
         return out
     dense &= ~disc_like(wide, spacing)
-    dense, walls, gb = dense[inner], walls[box], g[near]
+    dense, walls, gb = dense[inner[0]], walls[box], g[near]
     walled = enclosure(walls, spacing, REACH_MM)
     seeds = dense & (walled >= MIN_ENCLOSED)
     # Hysteresis, in the same slice: less walled-in voxels next to walled-in ones are interior
@@ -114,10 +139,16 @@ def _grown(box, shape, spacing) -> tuple[slice, slice, slice]:
     """``box`` grown by what trabecular_interior's filters read: the wide Gaussian and the
     texture window in-plane, the disc test's reach along k (clipped to the array, whose edges
     the filters then see as before)."""
+    return tuple(slice(max(b.start - r, 0), min(b.stop + r, n))
+                 for b, r, n in zip(box, _reach(spacing), shape))
+
+
+def _reach(spacing) -> list[int]:
+    """(k, j, i) voxels that _grown adds on each side."""
     reach = [int(np.ceil(DISC_REACH_MM / float(spacing[2]))) + 1]
     for s in (spacing[1], spacing[0]):  # Gaussian radius (truncate 3) or half the texture window
         reach.append(max(int(3.0 * WIDE_MM / float(s) + 0.5), _texture_size(spacing) // 2) + 1)
-    return tuple(slice(max(b.start - r, 0), min(b.stop + r, n)) for b, r, n in zip(box, reach, shape))
+    return reach
 
 
 def _texture_size(spacing, size_mm: float = TEXTURE_MM) -> int:
@@ -151,14 +182,28 @@ def disc_like(g: np.ndarray, spacing) -> np.ndarray:
     """Voxels in a valley along z between denser layers above and below (an intervertebral
     disc between two endplates): walled in like trabecular bone, but not bone."""
     n = max(1, int(round(DISC_REACH_MM / float(spacing[2]))))
-    above = np.full_like(g, np.nan)  # nan: beyond the scan's first or last slice
-    below = np.full_like(g, np.nan)
-    for i in range(1, min(n, g.shape[0] - 1) + 1):
-        np.fmax(above[:-i], g[i:], out=above[:-i])
-        np.fmax(below[i:], g[:-i], out=below[i:])
+    above = _max_ahead(g, n)
+    below = _max_ahead(g[::-1], n)[::-1]
     # Where the scan cuts the column, the endplate on the one side present has to do.
     with np.errstate(invalid="ignore"):
         return g < np.fmin(above, below) - DISC_VALLEY_HU
+
+
+def _max_ahead(g: np.ndarray, n: int) -> np.ndarray:
+    """The largest of g[k + 1 .. k + n] along axis 0 (nan where none lies in the array): the
+    first slice's step, then windows doubled by shifted fmax (3 passes for 6 slices, not 6)."""
+    out = np.empty_like(g)
+    out[:-1], out[-1:] = g[1:], np.nan  # nan: beyond the scan's first or last slice
+    spare = np.empty_like(g)  # written apart: an output overlapping its input costs a copy
+    covered = 1
+    while covered < n:
+        s = min(covered, n - covered)
+        if s < g.shape[0]:
+            np.fmax(out[:-s], out[s:], out=spare[:-s])
+            spare[-s:] = out[-s:]
+            out, spare = spare, out
+        covered += s
+    return out
 
 
 def fatty_marrow(hu: np.ndarray, cortex: np.ndarray, spacing) -> np.ndarray:
@@ -226,8 +271,34 @@ class Solid:
     mask: np.ndarray  # bool: every bone, cortex and interior
     cortex: np.ndarray  # bool: the dense part
     marrow: np.ndarray  # bool: fatty marrow found in closed cortex rings (long bones' canals)
-    g: np.ndarray  # float32: the smoothed HU the thresholds were applied to
+    g: np.ndarray  # float32: the smoothed HU the thresholds were applied to (near the bone;
+    # elsewhere the raw HU, below the cortex level: no step reads it there)
     levels: Levels
+
+
+def _smooth_near(hu: np.ndarray, spacing, cortex_hu: float):
+    """(g, box): smooth(hu, spacing, SMOOTH_MM) on the box where any step reads it, the raw HU
+    (float32) elsewhere; None when nothing comes near the cortex level.
+
+    Away from voxels within 1 HU of the cortex level, g stays below it (an average of lower
+    values): no cortex there, and nothing else is read beyond the cortex's box grown by the
+    trabecular filters' reach, the marrow closing and the edge trim.  The Gaussian is worked on
+    that box grown by its own radius: each value is the same weighted sum as on the whole grid.
+    """
+    g = hu.astype(np.float32)
+    sigma = [SMOOTH_MM / float(s) for s in (spacing[1], spacing[0])]
+    radius = [int(3.0 * sd + 0.5) for sd in sigma]  # gaussian_filter's, at truncate 3
+    reach = _reach(spacing)  # trabecular_interior's
+    close = max(1, int(round(CLOSE_MM / float(spacing[0])))) + 3  # fatty_marrow, trim_edge
+    pad = [reach[0] + 2] + [r + max(t, close) + 2 for r, t in zip(radius, reach[1:])]
+    near = bbox(hu > cortex_hu - 1.0, pad)
+    if near is None:
+        return g, None
+    work = tuple(slice(max(b.start - r, 0), min(b.stop + r, n))
+                 for b, r, n in zip(near, [0] + radius, hu.shape))
+    inner = tuple(slice(b.start - w.start, b.stop - w.start) for b, w in zip(near, work))
+    g[near] = smooth(hu[work], spacing, SMOOTH_MM)[inner]
+    return g, near
 
 
 def bone_solid(hu: np.ndarray, body: np.ndarray, spacing, exclude: np.ndarray | None = None,
@@ -237,9 +308,11 @@ def bone_solid(hu: np.ndarray, body: np.ndarray, spacing, exclude: np.ndarray | 
     ``hu`` (k, j, i) and ``body`` are on the same grid; ``exclude`` (e.g. metal) is never bone.
     """
     levels = levels or tissue_levels(hu, body)
-    g = smooth(hu, spacing, SMOOTH_MM)
+    g, near = _smooth_near(hu, spacing, levels.cortex)
     inside = body if exclude is None else body & ~exclude
-    cortex = (g > levels.cortex) & inside
+    cortex = np.zeros(hu.shape, dtype=bool)
+    if near is not None:
+        cortex[near] = (g[near] > levels.cortex) & inside[near]
     mask = cortex | trabecular_interior(g, cortex, inside, spacing, levels)
     marrow = fatty_marrow(hu, cortex, spacing) & inside
     mask |= marrow
