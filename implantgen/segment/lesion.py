@@ -313,6 +313,7 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     mask = _refine(chosen.mask, hu, median, allowed, lesion_hu, neighbours, spacing_kji)
     full = np.zeros(volume.shape, dtype=bool)
     full[roi] = mask
+    voxels = int(np.count_nonzero(mask))  # counted as it grows: not over the whole CT
     if chosen.type == "lytic":
         # Only around the lesion (its box grown by the reach, on the whole CT): the distance
         # maps of the whole bone's box are costly.
@@ -320,13 +321,14 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
                      for r, b, p, n in zip(roi, bbox(mask), pad, volume.shape))
         ext, note = soft_tissue_extension(volume.array[near].astype(np.float32), solid[near],
                                           full[near], lesion_hu, spacing_kji, criteria.extension_mm)
+        voxels += int(np.count_nonzero(ext & ~full[near]))
         full[near] |= ext
         if note:
             warnings.append(note)
     others = [(c.type, round(c.voxels * voxel_ml, 2),
                [round(float(v), 1) for v in volume.index_to_physical([(c.centre_kji + start)[::-1]])[0]])
               for c in cands if c is not chosen]
-    return Lesion(mask=full, type=chosen.type, volume_ml=float(np.count_nonzero(full)) * voxel_ml,
+    return Lesion(mask=full, type=chosen.type, volume_ml=float(voxels) * voxel_ml,
                   lesion_hu=lesion_hu, normal_hu=normal_hu, other_candidates=others,
                   warnings=tuple(warnings))
 

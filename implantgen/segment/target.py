@@ -16,6 +16,7 @@ from scipy import ndimage
 from ..errors import InputError, PlanNotFeasible
 from ..geometry import bbox, voxel_points
 from .axis import BoneAxis, bone_axis
+from .closed import closed_already
 from ..records import BoneSegmentation, Volume
 from .lesion import Lesion, LesionCriteria, detect_lesion
 from .long_bone import long_bone_solid, slicing_axis
@@ -51,10 +52,11 @@ def _solid_and_axis(volume: Volume, mask: np.ndarray, name: str = ""):
     if not long_bone:
         return mask, axis, False, points
     roi = bbox(mask, 1)
+    across = slicing_axis(volume, axis.direction)
+    if closed_already(mask[roi], across):  # segment_bones closes long bones: usually nothing to add
+        return mask, axis, True, points
     solid = np.zeros(mask.shape, dtype=bool)  # not zeros_like: that writes every page of a CT
-    solid[roi] = long_bone_solid(mask[roi], slicing_axis(volume, axis.direction)) | mask[roi]
-    if np.array_equal(solid[roi], mask[roi]):  # already closed (segment_bones closes long bones)
-        return solid, axis, True, points
+    solid[roi] = long_bone_solid(mask[roi], across) | mask[roi]
     points = voxel_points(volume, solid)
     return solid, bone_axis(volume, solid, points=points), True, points
 
