@@ -67,6 +67,11 @@ class _Candidate:
     centre_kji: np.ndarray
 
 
+def pad_box(box, pad: int, shape):
+    """bbox(mask, pad) from bbox(mask) (``box``): grown by ``pad``, clipped to ``shape``."""
+    return tuple(slice(max(b.start - pad, 0), min(b.stop + pad, n)) for b, n in zip(box, shape))
+
+
 def _opened(mask: np.ndarray, spacing_kji=None) -> np.ndarray:
     # One voxel of opening removes the thin partial-volume shells between marrow, cortex and
     # muscle, whose mixed values fall into any lesion window.  Given the spacing, not across
@@ -230,19 +235,19 @@ def _transitions(cands, hs, sol, kji_to_s, hi_lytic: float, reach_mm: float = 8.
 
 def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | None = None,
                   seed=None, criteria: LesionCriteria = LesionCriteria(),
-                  axis_direction=None) -> Lesion | None:
+                  axis_direction=None, box=None) -> Lesion | None:
     """The lesion in the bone ``solid`` (bool, CT grid), or None when nothing abnormal is found.
 
     ``search`` (bool, CT grid) limits where a lesion's core may lie, e.g. the diaphysis, whose
     marrow is fatty: in the metaphyses normal trabecular marrow and its transition to fat have
     the densities of lesions.  ``seed`` (LPS mm) picks among candidates: the one holding it,
-    else the nearest.
+    else the nearest.  ``box``: bbox(solid), when the caller has it.
     """
     spacing_kji = volume.spacing[::-1]
     pad = np.ceil(criteria.extension_mm / spacing_kji).astype(int) + 2
     # Everything but the soft-tissue extension reads the bone and a rim of 2 voxels (the widest
     # neighbourhood filter below) plus 1 for the median under it: the bone's box grown by 3.
-    roi = bbox(solid, _RIM)
+    roi = bbox(solid, _RIM) if box is None else pad_box(box, _RIM, solid.shape)
     if roi is None:
         return None
     hu = volume.array[roi].astype(np.float32)
