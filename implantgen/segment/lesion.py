@@ -116,17 +116,23 @@ def _between(lo_nb, hi_nb, low: float, high: float) -> np.ndarray:
 
 
 def _components(mask: np.ndarray, kind: str, min_voxels: int) -> list[_Candidate]:
-    labels, n = ndimage.label(mask)
-    if n == 0:
+    # Labelled on the mask's box: the pieces are numbered in the same (raster) order.
+    box = bbox(mask)
+    if box is None:
         return []
+    labels, n = ndimage.label(mask[box])
     sizes = np.bincount(labels.ravel())[1:]
     boxes = ndimage.find_objects(labels)
     out = []
     for i in np.flatnonzero(sizes >= min_voxels):  # each big piece set on its own box
         piece = np.zeros_like(mask)
-        piece[boxes[i]] = labels[boxes[i]] == i + 1
+        piece[_offset(box, boxes[i])] = labels[boxes[i]] == i + 1
         out.append(_Candidate(piece, kind, int(sizes[i]), _centre(piece)))
     return out
+
+
+def _offset(outer, inner):
+    return tuple(slice(o.start + i.start, o.start + i.stop) for o, i in zip(outer, inner))
 
 
 def _merge_mixed(lytic, blastic, hu, share: float) -> list[_Candidate]:
@@ -168,9 +174,11 @@ def _refine(core: np.ndarray, hu: np.ndarray, median: LazyMedian, allowed: np.nd
     # where it would cut off a lesion's end slice.  Otherwise noise passes too, and the opening
     # across slices is what removes it.
     wide = _opened(allowed & window, spacing_kji if all(clear) else None) | core
-    labels, _ = ndimage.label(wide)
-    keep = np.unique(labels[core])
-    out = np.isin(labels, keep[keep > 0])
+    box = bbox(wide)  # holds the core: only its pieces are kept
+    labels, _ = ndimage.label(wide[box])
+    keep = np.unique(labels[core[box]])
+    out = np.zeros_like(wide)
+    out[box] = np.isin(labels, keep[keep > 0])
     # Noise holes inside are lesion; an enclosed piece of cortex is not.
     holes = fill_holes(out) & ~out
     hs = median.at(holes)
