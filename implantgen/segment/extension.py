@@ -11,11 +11,11 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from .filters import dilate_cross, erode_cross, grow_box
 
-_IN_PLANE = np.zeros((3, 3, 3), dtype=bool)
-_IN_PLANE[1] = ndimage.generate_binary_structure(2, 1)
-_SLICE_8 = np.zeros((3, 3, 3), dtype=bool)
-_SLICE_8[1] = True  # in-plane with diagonals: the pixels a blurred edge spills into
+
+_IN_PLANE = (1, 2)  # the in-plane cross: its array axes
+_SLICE_8 = (1, 3, 3)  # in-plane with diagonals, a box: the pixels a blurred edge spills into
 _SEPARATION = 1.5  # lesion and tissue must differ by this many noise widths of the smoothed image
 # Hysteresis: the extension grows from the break through voxels this many noise widths on the
 # lesion's side of the midpoint, then by _EDGE_STEPS voxels (in-plane) through any voxel on its
@@ -30,8 +30,10 @@ def soft_tissue_extension(hu: np.ndarray, solid: np.ndarray, lesion: np.ndarray,
                           spacing_kji: np.ndarray, reach_mm: float) -> tuple[np.ndarray, str | None]:
     """(mask outside ``solid`` connected to the lesion's break, note or None); ROI arrays."""
     empty = np.zeros_like(lesion)
-    shell = solid & ~ndimage.binary_erosion(solid)
-    breach = lesion & ndimage.binary_dilation(shell)
+    # The cross and in-plane steps below are ndimage's binary morphology (empty outside) as
+    # shifted whole-array operations (filters.py): the same voxels, faster.
+    shell = solid & ~erode_cross(solid)
+    breach = lesion & dilate_cross(shell)
     if not breach.any():
         return empty, None
     outside = ~solid
@@ -42,7 +44,7 @@ def soft_tissue_extension(hu: np.ndarray, solid: np.ndarray, lesion: np.ndarray,
     # cortex hold some of it (~140 HU next to the femur's shaft, for muscle of 50): they are
     # classified from the smoothed tissue around them, but do not enter the smoothing.
     candidate = outside & (np.abs(hu - lesion_hu) < 100)
-    touching = ndimage.binary_dilation(solid & (hu > lesion_hu + _CORTEX_ABOVE), _SLICE_8) & outside
+    touching = grow_box(solid & (hu > lesion_hu + _CORTEX_ABOVE), _SLICE_8) & outside
     soft = candidate & ~touching
     candidate |= touching & (hu > lesion_hu - 100)
     sigma = 2.0 / spacing_kji
@@ -68,9 +70,9 @@ def soft_tissue_extension(hu: np.ndarray, solid: np.ndarray, lesion: np.ndarray,
     near = candidate & (dist_break <= reach_mm) & levels[:, None, None] & (weight > 0.2)
     # Speckles of noise that happen to be closer to the lesion are opened away before growing.
     # (in-plane only: a small extension is few slices thick).
-    sure = ndimage.binary_opening(near & (margin > _SURE * noise), structure=_IN_PLANE)
-    grown = ndimage.binary_propagation(ndimage.binary_dilation(breach) & sure, mask=sure)
+    sure = dilate_cross(erode_cross(near & (margin > _SURE * noise), _IN_PLANE), _IN_PLANE)
+    grown = ndimage.binary_propagation(dilate_cross(breach) & sure, mask=sure)
     closer = near & (margin > 0)
     for _ in range(_EDGE_STEPS):
-        grown |= ndimage.binary_dilation(grown, structure=_IN_PLANE) & closer
+        grown |= dilate_cross(grown, _IN_PLANE) & closer
     return grown & outside, None

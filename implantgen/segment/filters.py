@@ -20,12 +20,12 @@ def median_where(hu: np.ndarray, size, where: np.ndarray, out: np.ndarray) -> No
     """
     size = tuple(int(s) for s in np.broadcast_to(size, (3,)))
     half = [s // 2 for s in size]
-    padded = np.pad(hu, [(h, h) for h in half], mode="symmetric")
+    pad = [(h, h) for h in half]
+    padded = np.pad(hu, pad, mode="symmetric")
     strides = np.array([padded.shape[1] * padded.shape[2], padded.shape[2], 1])
     offsets = np.stack(np.meshgrid(*(np.arange(-h, h + 1) for h in half), indexing="ij"), -1)
     offsets = (offsets.reshape(-1, 3) @ strides).astype(np.intp)
-    kji = np.argwhere(where)
-    flat = (kji + np.asarray(half)) @ strides
+    flat = np.flatnonzero(np.pad(where, pad))  # the voxels' places in ``padded``, in C order
     rank = len(offsets) // 2  # scipy's median: the middle rank of the footprint's values
     values = padded.ravel()
     result = np.empty(len(flat), dtype=out.dtype)
@@ -33,7 +33,7 @@ def median_where(hu: np.ndarray, size, where: np.ndarray, out: np.ndarray) -> No
         block = values[flat[a:a + _CHUNK, None] + offsets[None, :]]
         block.partition(rank, axis=1)
         result[a:a + _CHUNK] = block[:, rank]
-    out[tuple(kji.T)] = result
+    out[where] = result
 
 
 class LazyMedian:
@@ -68,6 +68,8 @@ def box_extreme(a: np.ndarray, size, op=np.minimum) -> np.ndarray:
     box), as a few shifted whole-array operations per axis instead of scipy's per-line scan."""
     out = a
     for axis, n in enumerate(np.broadcast_to(size, (a.ndim,))):
+        if int(n) // 2 == 0:  # nothing to do along this axis: no copy either
+            continue
         src, out = out, out.copy()
         for d in range(1, int(n) // 2 + 1):
             if d >= a.shape[axis]:

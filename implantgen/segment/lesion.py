@@ -67,6 +67,11 @@ class _Candidate:
     centre_kji: np.ndarray
 
 
+def pad_box(box, pad: int, shape):
+    """bbox(mask, pad) from bbox(mask) (``box``): grown by ``pad``, clipped to ``shape``."""
+    return tuple(slice(max(b.start - pad, 0), min(b.stop + pad, n)) for b, n in zip(box, shape))
+
+
 def _opened(mask: np.ndarray, spacing_kji=None) -> np.ndarray:
     # One voxel of opening removes the thin partial-volume shells between marrow, cortex and
     # muscle, whose mixed values fall into any lesion window.  Given the spacing, not across
@@ -111,17 +116,23 @@ def _between(lo_nb, hi_nb, low: float, high: float) -> np.ndarray:
 
 
 def _components(mask: np.ndarray, kind: str, min_voxels: int) -> list[_Candidate]:
-    labels, n = ndimage.label(mask)
-    if n == 0:
+    # Labelled on the mask's box: the pieces are numbered in the same (raster) order.
+    box = bbox(mask)
+    if box is None:
         return []
+    labels, n = ndimage.label(mask[box])
     sizes = np.bincount(labels.ravel())[1:]
     boxes = ndimage.find_objects(labels)
     out = []
     for i in np.flatnonzero(sizes >= min_voxels):  # each big piece set on its own box
         piece = np.zeros_like(mask)
-        piece[boxes[i]] = labels[boxes[i]] == i + 1
+        piece[_offset(box, boxes[i])] = labels[boxes[i]] == i + 1
         out.append(_Candidate(piece, kind, int(sizes[i]), _centre(piece)))
     return out
+
+
+def _offset(outer, inner):
+    return tuple(slice(o.start + i.start, o.start + i.stop) for o, i in zip(outer, inner))
 
 
 def _merge_mixed(lytic, blastic, hu, share: float) -> list[_Candidate]:
@@ -163,9 +174,11 @@ def _refine(core: np.ndarray, hu: np.ndarray, median: LazyMedian, allowed: np.nd
     # where it would cut off a lesion's end slice.  Otherwise noise passes too, and the opening
     # across slices is what removes it.
     wide = _opened(allowed & window, spacing_kji if all(clear) else None) | core
-    labels, _ = ndimage.label(wide)
-    keep = np.unique(labels[core])
-    out = np.isin(labels, keep[keep > 0])
+    box = bbox(wide)  # holds the core: only its pieces are kept
+    labels, _ = ndimage.label(wide[box])
+    keep = np.unique(labels[core[box]])
+    out = np.zeros_like(wide)
+    out[box] = np.isin(labels, keep[keep > 0])
     # Noise holes inside are lesion; an enclosed piece of cortex is not.
     holes = fill_holes(out) & ~out
     hs = median.at(holes)
@@ -230,19 +243,19 @@ def _transitions(cands, hs, sol, kji_to_s, hi_lytic: float, reach_mm: float = 8.
 
 def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | None = None,
                   seed=None, criteria: LesionCriteria = LesionCriteria(),
-                  axis_direction=None) -> Lesion | None:
+                  axis_direction=None, box=None) -> Lesion | None:
     """The lesion in the bone ``solid`` (bool, CT grid), or None when nothing abnormal is found.
 
     ``search`` (bool, CT grid) limits where a lesion's core may lie, e.g. the diaphysis, whose
     marrow is fatty: in the metaphyses normal trabecular marrow and its transition to fat have
     the densities of lesions.  ``seed`` (LPS mm) picks among candidates: the one holding it,
-    else the nearest.
+    else the nearest.  ``box``: bbox(solid), when the caller has it.
     """
     spacing_kji = volume.spacing[::-1]
     pad = np.ceil(criteria.extension_mm / spacing_kji).astype(int) + 2
     # Everything but the soft-tissue extension reads the bone and a rim of 2 voxels (the widest
     # neighbourhood filter below) plus 1 for the median under it: the bone's box grown by 3.
-    roi = bbox(solid, _RIM)
+    roi = bbox(solid, _RIM) if box is None else pad_box(box, _RIM, solid.shape)
     if roi is None:
         return None
     hu = volume.array[roi].astype(np.float32)
@@ -313,6 +326,7 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     mask = _refine(chosen.mask, hu, median, allowed, lesion_hu, neighbours, spacing_kji)
     full = np.zeros(volume.shape, dtype=bool)
     full[roi] = mask
+    voxels = int(np.count_nonzero(mask))  # counted as it grows: not over the whole CT
     if chosen.type == "lytic":
         # Only around the lesion (its box grown by the reach, on the whole CT): the distance
         # maps of the whole bone's box are costly.
@@ -320,13 +334,14 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
                      for r, b, p, n in zip(roi, bbox(mask), pad, volume.shape))
         ext, note = soft_tissue_extension(volume.array[near].astype(np.float32), solid[near],
                                           full[near], lesion_hu, spacing_kji, criteria.extension_mm)
+        voxels += int(np.count_nonzero(ext & ~full[near]))
         full[near] |= ext
         if note:
             warnings.append(note)
     others = [(c.type, round(c.voxels * voxel_ml, 2),
                [round(float(v), 1) for v in volume.index_to_physical([(c.centre_kji + start)[::-1]])[0]])
               for c in cands if c is not chosen]
-    return Lesion(mask=full, type=chosen.type, volume_ml=float(np.count_nonzero(full)) * voxel_ml,
+    return Lesion(mask=full, type=chosen.type, volume_ml=float(voxels) * voxel_ml,
                   lesion_hu=lesion_hu, normal_hu=normal_hu, other_candidates=others,
                   warnings=tuple(warnings))
 

@@ -16,8 +16,9 @@ from scipy import ndimage
 from ..errors import InputError, PlanNotFeasible
 from ..geometry import bbox, voxel_points
 from .axis import BoneAxis, bone_axis
+from .closed import closed_already
 from ..records import BoneSegmentation, Volume
-from .lesion import Lesion, LesionCriteria, detect_lesion
+from .lesion import Lesion, LesionCriteria, detect_lesion, pad_box
 from .long_bone import long_bone_solid, slicing_axis
 
 _MIN_BONE_ML = 2.0  # smaller pieces (rib fragments, ossicles) are not searched
@@ -39,8 +40,11 @@ class Target:
 _NOT_LONG = ("vertebra", "sacrum", "hip", "rib", "costal", "sternum", "scapula", "clavicula", "skull", "patella")
 
 
-def _solid_and_axis(volume: Volume, mask: np.ndarray, name: str = ""):
-    """(solid, its axis, long bone?, the solid's voxel_points: reused by the later steps)."""
+def _solid_and_axis(volume: Volume, mask: np.ndarray, name: str = "", box=None):
+    """(solid, its axis, long bone?, the solid's voxel_points: reused by the later steps).
+
+    ``box``: bbox(mask), when the caller has it; it is the solid's box too (a section's hull or
+    filled holes lie within the section's own box)."""
     points = voxel_points(volume, mask)
     axis = bone_axis(volume, mask, points=points)
     diameter = 2 * np.sqrt(np.median(axis.areas) / np.pi)
@@ -50,22 +54,23 @@ def _solid_and_axis(volume: Volume, mask: np.ndarray, name: str = ""):
         long_bone = (axis.extent[1] - axis.extent[0]) > _ELONGATION * diameter
     if not long_bone:
         return mask, axis, False, points
-    roi = bbox(mask, 1)
+    roi = pad_box(bbox(mask) if box is None else box, 1, mask.shape)
+    across = slicing_axis(volume, axis.direction)
+    if closed_already(mask[roi], across):  # segment_bones closes long bones: usually nothing to add
+        return mask, axis, True, points
     solid = np.zeros(mask.shape, dtype=bool)  # not zeros_like: that writes every page of a CT
-    solid[roi] = long_bone_solid(mask[roi], slicing_axis(volume, axis.direction)) | mask[roi]
-    if np.array_equal(solid[roi], mask[roi]):  # already closed (segment_bones closes long bones)
-        return solid, axis, True, points
+    solid[roi] = long_bone_solid(mask[roi], across) | mask[roi]
     points = voxel_points(volume, solid)
     return solid, bone_axis(volume, solid, points=points), True, points
 
 
-def _search_region(solid: np.ndarray, axis: BoneAxis, long_bone: bool, points) -> np.ndarray:
+def _search_region(solid: np.ndarray, axis: BoneAxis, long_bone: bool, points, box) -> np.ndarray:
+    """The shaft of a long bone, else all of ``solid``; ``box``: bbox(solid)."""
     if not long_bone:
         return solid
     lo, hi = axis.shaft()
     s = axis.position(points)  # voxel_points: in C order of the voxels, as below
     region = np.zeros(solid.shape, dtype=bool)
-    box = bbox(solid)
     region[box][solid[box]] = (s >= lo) & (s <= hi)
     return region
 
@@ -127,17 +132,18 @@ def find_target(volume: Volume, bones: BoneSegmentation, *, lesion_mask: np.ndar
     found, searched = [], 0
     for label in labels:
         mask = bones.labels == label
-        if np.count_nonzero(mask) * voxel_ml < _MIN_BONE_ML:
+        box = bbox(mask)  # once: the steps below work on it, not on the whole CT again
+        if box is None or np.count_nonzero(mask[box]) * voxel_ml < _MIN_BONE_ML:
             continue
         if seed is None and bones.names.get(label, "").startswith(_SEED_ONLY):
             continue
-        solid, axis, long_bone, points = _solid_and_axis(volume, mask, bones.names.get(label, ""))
+        solid, axis, long_bone, points = _solid_and_axis(volume, mask, bones.names.get(label, ""), box)
         if seed is None and not long_bone:
             continue
         searched += 1
-        lesion = detect_lesion(volume, solid, search=_search_region(solid, axis, long_bone, points),
+        lesion = detect_lesion(volume, solid, search=_search_region(solid, axis, long_bone, points, box),
                                seed=seed, criteria=criteria,
-                               axis_direction=axis.direction if long_bone else None)
+                               axis_direction=axis.direction if long_bone else None, box=box)
         if lesion is not None:
             found.append((label, solid, lesion, long_bone, points))
     if not found and seed is not None:
