@@ -225,6 +225,9 @@ def test_broken_ring_rebuilt_to_its_round_outline():
     # A flat, half-moon section has straight hull sides too, but no round outline to restore.
     moon = bone & (jj < 24)
     assert np.array_equal(rebuild_break(moon, moon & ~_disc(48, 12, (24, 24)), np.array([1.0, 1.0])), moon)
+    # The empty hull of a section whose pixels lie on one line (it crashed a 0.95 mm phantom).
+    empty = np.zeros((48, 48), bool)
+    assert not rebuild_break(empty, empty, np.array([0.95, 0.95])).any()
 
 
 def test_section_hulls_are_convex_hull_image_of_pixel_centres():

@@ -103,6 +103,8 @@ def rebuild_break(section: np.ndarray, cortex: np.ndarray, pixel_mm) -> np.ndarr
     angle between the intact directions on both sides, which continues the bone's round
     outline across a break where the hull draws a straight line.
     """
+    if np.count_nonzero(section) < 3:  # nothing round to rebuild (a flat section's hull is empty)
+        return section
     pts = np.argwhere(section) * pixel_mm
     centre = pts.mean(axis=0)
     boundary = (section & ~erode_cross(section))[section]
