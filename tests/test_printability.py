@@ -12,7 +12,8 @@ from scipy.optimize import linprog
 
 from implantgen.mesh.cut import from_manifold, to_manifold
 from implantgen.mesh.printability import overhang_area, printability
-from implantgen.mesh.selfintersect import _candidate_pairs, intersecting_pairs, penetration_depths
+from implantgen.mesh.broadphase import candidate_pairs
+from implantgen.mesh.selfintersect import intersecting_pairs, penetration_depths
 
 
 def box(size, centre=(0.0, 0.0, 0.0)) -> trimesh.Trimesh:
@@ -210,7 +211,7 @@ def test_broad_phase_finds_every_overlapping_pair():
     i, j = np.triu_indices(len(tri), 1)
     brute = np.all((lo[i] <= hi[j]) & (lo[j] <= hi[i]), axis=1)
     expected = set(zip(i[brute].tolist(), j[brute].tolist()))
-    assert {tuple(p) for p in _candidate_pairs(tri).tolist()} == expected
+    assert {tuple(p) for p in candidate_pairs(tri).tolist()} == expected
 
 
 def _meet_reference(a: np.ndarray, b: np.ndarray) -> bool:

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
+from ..geometry import bbox
 from ..mesh import keep_between_planes, mask_surface, mesh_report, write_stl
 from ..records import Volume
 
@@ -48,10 +49,14 @@ def write_ct_image(img: sitk.Image, path: Path) -> None:
 
 
 def segmentation_labels(bone_labels: np.ndarray, target_solid: np.ndarray, lesion: np.ndarray) -> np.ndarray:
-    # multiply and copyto(where=): boolean-index assignment is a few times slower on 100M voxels
-    out = (bone_labels > 0).view(np.uint8) * np.uint8(OTHER_BONE)
-    np.copyto(out, BONE, where=target_solid)
-    np.copyto(out, LESION, where=lesion)
+    # One new array, changed in place, and copyto(where=) only in the masks' boxes: boolean-index
+    # assignment is a few times slower on 100M voxels, and each pass over them costs ~0.05 s.
+    out = np.greater(bone_labels, 0).view(np.uint8)
+    out *= np.uint8(OTHER_BONE)
+    for mask, label in ((target_solid, BONE), (lesion, LESION)):
+        roi = bbox(mask)
+        if roi is not None:
+            np.copyto(out[roi], label, where=mask[roi])
     return out
 
 
@@ -70,13 +75,16 @@ def _checked(mesh, name: str, mask_ml: float | None) -> dict:
 def write_surfaces(folder: Path, volume: Volume, bone: np.ndarray, lesion: np.ndarray, cuts) -> dict:
     """bone.stl, lesion.stl and resected_segment.stl; returns their checks."""
     voxel_ml = float(np.prod(volume.spacing)) / 1000.0
+    # count_nonzero, not sum: 0.02 s instead of 0.15 s on a 100M-voxel mask; np.int64 keeps the
+    # numbers numpy scalars, as sum gave (round() of them is numpy's)
+    bone_ml, lesion_ml = (np.int64(np.count_nonzero(m)) * voxel_ml for m in (bone, lesion))
     bone_mesh = mask_surface(volume, bone)
     lesion_mesh = mask_surface(volume, lesion)
     low, high = cuts
     segment = keep_between_planes(bone_mesh, (low.point, low.normal), (high.point, high.normal))
     checks = {
-        "bone.stl": _checked(bone_mesh, "bone.stl", bone.sum() * voxel_ml),
-        "lesion.stl": _checked(lesion_mesh, "lesion.stl", lesion.sum() * voxel_ml),
+        "bone.stl": _checked(bone_mesh, "bone.stl", bone_ml),
+        "lesion.stl": _checked(lesion_mesh, "lesion.stl", lesion_ml),
         "resected_segment.stl": _checked(segment, "resected_segment.stl", None),
     }
     write_stl(bone_mesh, folder / "bone.stl")

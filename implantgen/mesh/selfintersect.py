@@ -4,7 +4,7 @@ Two triangles intersect when they share a point other than the vertices and edge
 the mesh (touching counts: a slicer cannot tell a touch from a crossing either).  Geometric
 predicates are exact on the stored coordinates: each sign is computed in float64 with
 Shewchuk's error bound, and only the undecided ones (coplanar or nearly so) are recomputed with
-Python integers.  The broad phase pairs triangles whose bounding spheres meet (scipy KD-tree);
+Python integers.  The broad phase pairs triangles whose bounding boxes meet (``broadphase``);
 float tests with proven rounding margins (a separating axis, a vertex ring that cannot fold)
 settle nearly all pairs before any exact predicate runs.
 
@@ -15,7 +15,8 @@ results are only epsilon-valid): ``penetration_depths`` says how deep each meeti
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial import cKDTree
+
+from .broadphase import candidate_pairs
 
 _EPS = 2.0**-53
 # Shewchuk, "Adaptive precision floating-point arithmetic", 1997: first-stage error bounds.
@@ -231,39 +232,6 @@ def _edge_sharing_pairs(pts, f, g, eq) -> np.ndarray:
     return hit
 
 
-def _candidate_pairs(tri: np.ndarray) -> np.ndarray:
-    """Pairs (i < j) of triangles whose bounding boxes overlap (closed).
-
-    Boxes are wrapped in spheres; overlapping boxes have overlapping spheres.  Triangles are
-    sorted into size classes (radius within a factor of two) so that each class pair is searched
-    with its own radius: one radius for all would make the many small triangles of a CAD-like
-    mesh search as far as its few large ones.
-    """
-    n = len(tri)
-    if n < 2:
-        return np.empty((0, 2), dtype=np.int64)
-    lo, hi = tri.min(axis=1), tri.max(axis=1)
-    centre = (lo + hi) / 2
-    radius = np.linalg.norm(hi - lo, axis=1) / 2 * (1 + 1e-9) + 1e-12  # never too small
-    size_class = np.clip(np.floor(np.log2(radius / np.median(radius))), -2, 12).astype(np.int64)
-    groups = [np.flatnonzero(size_class == c) for c in np.unique(size_class)]
-    trees = [cKDTree(centre[g], leafsize=12, balanced_tree=False, compact_nodes=False) for g in groups]
-    reach = [float(radius[g].max()) for g in groups]
-    pairs = []
-    for a, (ga, ta) in enumerate(zip(groups, trees)):
-        pairs.append(ga[ta.query_pairs(2 * reach[a], output_type="ndarray").reshape(-1, 2)])
-        for b in range(a + 1, len(groups)):
-            near = ta.sparse_distance_matrix(trees[b], reach[a] + reach[b], output_type="ndarray")
-            pairs.append(np.column_stack([ga[near["i"]], groups[b][near["j"]]]))
-    pairs = np.concatenate(pairs).astype(np.int64)
-    i, j = np.minimum(pairs[:, 0], pairs[:, 1]), np.maximum(pairs[:, 0], pairs[:, 1])
-    for c in range(3):  # one axis at a time, on the pairs still overlapping: cheap gathers
-        lo_c, hi_c = lo[:, c].copy(), hi[:, c].copy()
-        keep = (lo_c[i] <= hi_c[j]) & (lo_c[j] <= hi_c[i])
-        i, j = i[keep], j[keep]
-    return np.column_stack([i, j])
-
-
 def _dot(u, v):
     return u[0] * v[0] + u[1] * v[1] + u[2] * v[2]
 
@@ -420,7 +388,7 @@ def intersecting_pairs(vertices, faces) -> np.ndarray:
         merged = merged.astype(np.int32)
     pts = _Points(unique)
     keep = np.flatnonzero(~_degenerate(pts, merged))
-    pairs = keep[_candidate_pairs(unique[merged[keep]])]
+    pairs = keep[candidate_pairs(unique[merged[keep]])]
     # All faces, degenerate ones too: a ring with one cannot be certified.
     fan_ok = _embedded_fans(pts, merged, _bad_vertices(merged, len(unique)))
     # Contiguous columns and 1-D gathers: this runs on every candidate pair.
