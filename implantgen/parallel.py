@@ -8,8 +8,8 @@ Where fork is not safe or not there (macOS, Windows), or when asked not to (``IM
 the function runs at once in this process: same results, one core.
 
 The caller must not have started thread pools of native libraries whose state a fork would
-copy half-way (TBB in manifold3d, VTK); the pipeline forks before the design, the first stage
-that uses manifold3d, and its own hashing thread starts after the fork.
+copy half-way (TBB in manifold3d, VTK), nor threads of its own: the pipeline forks before the
+design, the first stage that uses manifold3d, once its hashing thread has ended.
 """
 
 from __future__ import annotations

@@ -169,8 +169,11 @@ def plan_case(series, out, *, margin_mm: float = 20.0, series_uid: str | None = 
                   "lesion_mask_given": lesion_mask is not None, "lesion_seed": seed, "pain": pain,
                   "lesion_criteria": criteria.__dict__, "feasibility_limits": limits.__dict__,
                   "design": params.as_dict(), "strict": strict, "config": config or {}}
-    with _Stages(PLAN_STAGES, progress) as stages:
+    with _Stages(PLAN_STAGES, progress) as stages, ThreadPoolExecutor(1) as hashing:
         volume, mask = stages.run("load", _load, series, series_uid, seed, lesion_mask)
+        # The input's hash (half a second on a large CT) runs on a thread while the CT is
+        # segmented: hashlib lets go of the GIL on large buffers.
+        hashed = hashing.submit(pixel_hash, volume)
         s = volume.summary
         log.info("load: %s CT %dx%dx%d, spacing %.3g x %.3g x %.3g mm (%.1f s)", s.orientation, *s.size,
                  *s.spacing, stages.seconds["load"])
@@ -183,6 +186,8 @@ def plan_case(series, out, *, margin_mm: float = 20.0, series_uid: str | None = 
         log.info("plan: osteotomies %.1f mm apart at a %g mm margin (%.1f s)", resection.resection_length_mm,
                  margin_mm, stages.seconds["plan"])
         parameters["bones"] = bones.method
+        input_hash = hashed.result()  # done long since; and no thread may live through the fork below
+        hashing.shutdown()
         with atomic_output_dir(out) as tmp:
             # The case's own files (label map, CT crop, surfaces) need no design: they are
             # written on the other core while the design is made (implantgen.parallel).
@@ -199,13 +204,8 @@ def plan_case(series, out, *, margin_mm: float = 20.0, series_uid: str | None = 
                 result = CaseResult(out_dir=Path(out), summary=s, plan={}, stage_seconds=stages.seconds,
                                     volume=volume, bones=bones, target=target, resection=resection,
                                     design=design)
-                # The input's hash (half a second on a large CT) runs on a thread meanwhile;
-                # hashlib lets go of the GIL on large buffers.
-                with ThreadPoolExecutor(1) as pool:
-                    input_hash = pool.submit(pixel_hash, volume)
-                    stages.run("export", _export_plan, result, tmp, params, strict, case_files)
-                    stages.run("report", _report_and_manifest, result, tmp, parameters, input_hash.result(),
-                               images)
+                stages.run("export", _export_plan, result, tmp, params, strict, case_files)
+            stages.run("report", _report_and_manifest, result, tmp, parameters, input_hash, images)
         result.plan = _as_written(result.out_dir / "plan.json")
     for w in result.warnings:
         log.warning(w)
