@@ -40,8 +40,9 @@ def _step_axis(volume: Volume, d: np.ndarray) -> tuple[int, int]:
 
 def _fractions(hu: np.ndarray, spacing_kji, lesion_hu: float, normal_hu: float) -> np.ndarray:
     """Each voxel's lesion share from its in-plane median, NaN where its value cannot tell:
-    cortex in it (well past the lesion's value) or in a voxel sharing a face with it in the
-    slice (the scanner's blur reaches there; diagonal neighbours get a tenth of that)."""
+    cortex in it (well past the lesion's value) or in a voxel sharing a face with it (the
+    scanner's blur reaches there, diagonal neighbours get a tenth of that; across slices only
+    when they are as thin as the pixels, as for the median)."""
     contrast = lesion_hu - normal_hu
     frac = (_in_plane_median(hu, spacing_kji) - normal_hu) / contrast
     size = filter_size(spacing_kji)
