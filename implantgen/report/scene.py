@@ -100,5 +100,5 @@ def case_scene(folder) -> CaseScene:
                                   "mediumseagreen", 0.45))
     screws = _screw_lines(plan)
     if screws is not None:
-        scene.layers.append(Layer("screw axes", "s", screws, "black", 1.0))
+        scene.layers.append(Layer("screw axes", "s", screws, "magenta", 1.0))  # seen on dark and light
     return scene

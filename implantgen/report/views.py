@@ -9,7 +9,7 @@ import numpy as np
 from .images import Picture, png_bytes
 from .scene import CaseScene
 
-BACKGROUND = "#c9ced6"  # mid grey: the ivory bone and the black screw axes both stand out on it
+BACKGROUND = "#c9ced6"  # mid grey: the ivory bone and the magenta screw axes both stand out on it
 WINDOW = (380, 660)  # portrait: a long bone is tall and narrow; three fit the page side by side
 CLOSE_UP = ("implant", "plate", "screw axes")
 _ANTERIOR = np.array([0.0, -1.0, 0.0])  # LPS: anterior is -y

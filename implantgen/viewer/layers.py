@@ -66,7 +66,7 @@ def toggle_group(plotter, group: Group) -> None:
 
 def add_legend(plotter, groups: dict[str, Group]) -> None:
     # Entries are written in their layer's colour: a mid grey box keeps both the ivory bone and
-    # the black screw axes readable.
+    # the magenta screw axes readable.
     entries = [[g.label, g.color] for g in groups.values() if g.key != CT_KEY]
     plotter.add_legend(entries, bcolor=(0.36, 0.37, 0.4), face="rectangle", loc="upper right",
                        size=(0.2, 0.04 * len(entries)), background_opacity=1.0, name="legend")
