@@ -65,7 +65,7 @@ def design_implant(volume: Volume, target, plan, params: DesignParams = DesignPa
               if params.body.mirror and bones is not None else None)
     length = float(np.linalg.norm(high.point - low.point))
     # Everything below works on the bone's box: same LPS geometry, a fraction of the voxels.
-    roi = bbox(target.solid | target.lesion.mask, 2)
+    roi = _union_box(bbox(target.solid, 2), bbox(target.lesion.mask, 2))
     volume, solid, lesion = sub_volume(volume, roi), target.solid[roi], target.lesion.mask[roi]
     left = plan.feasibility.bone_left_mm
     cut_by_scan = dict(zip(("low", "high"), target.axis.cut_by_scan))
@@ -125,6 +125,14 @@ def design_implant(volume: Volume, target, plan, params: DesignParams = DesignPa
     return Design(implant=from_manifold(implant), plate=from_manifold(plate), frame=frame, length_mm=length,
                   stems=stems, screws=screws, plate_info=plate_info, body_info=body_info, params=params,
                   warnings=warnings)
+
+
+def _union_box(a, b):
+    """The box of two masks together from their boxes: bbox(m1 | m2, pad) is the hull of
+    bbox(m1, pad) and bbox(m2, pad), without an OR over the whole CT."""
+    if a is None or b is None:
+        return a or b
+    return tuple(slice(min(x.start, y.start), max(x.stop, y.stop)) for x, y in zip(a, b))
 
 
 def _stem_solid(stem: Stem, cut):

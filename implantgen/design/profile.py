@@ -48,15 +48,19 @@ def angles(n: int) -> np.ndarray:
     return np.linspace(0.0, 2 * np.pi, n, endpoint=False)
 
 
-def _ray_indices(volume: Volume, centres: np.ndarray, rays: np.ndarray, r: np.ndarray) -> np.ndarray:
+def _ray_indices(volume: Volume, centres: np.ndarray, rays: np.ndarray, r: np.ndarray,
+                 which=None) -> np.ndarray:
     """(levels, angles, radii, 3) continuous (k, j, i) indices of centres[l] + r * rays[a].
 
     ``r`` is the same distances for every ray (1-D) or its own per level and angle (3-D).
     Built by broadcasting in index space: the affine map is applied to the few centres and
-    rays only, not to every sample.
+    rays only, not to every sample.  ``which``, (level, angle) index arrays with a 1-D ``r``:
+    those rays only, as (1, rays, radii, 3), the same numbers.
     """
     c = volume.physical_to_index(centres)[:, ::-1]
     step = volume.physical_to_index(rays + volume.origin)[:, ::-1]  # directions, in index units
+    if which is not None:
+        return (c[which[0]][:, None, :] + r[None, :, None] * step[which[1]][:, None, :])[None]
     r = r[None, None, :] if r.ndim == 1 else r
     return c[:, None, None, :] + r[..., None] * step[None, :, None, :]
 
@@ -81,7 +85,7 @@ def outer_radii(volume: Volume, solid: np.ndarray, frame: Frame, levels: np.ndar
     """
     r = np.arange(0.0, max_radius_mm + _STEP_MM, _STEP_MM)
     centres = frame.point + np.outer(levels, frame.d)
-    v = _sample_rays(solid, _ray_indices(volume, centres, frame.rays(theta), r), 0.0)
+    v = _outer_samples(volume, solid, centres, frame.rays(theta), r)
     inside = v >= 0.5
     any_in = inside.any(axis=2)
     last = r.size - 1 - np.argmax(inside[:, :, ::-1], axis=2)  # outermost sample inside
@@ -93,6 +97,27 @@ def outer_radii(volume: Volume, solid: np.ndarray, frame: Frame, levels: np.ndar
     return np.where(any_in, out, np.nan)
 
 
+def _outer_samples(volume: Volume, solid: np.ndarray, centres: np.ndarray, rays: np.ndarray,
+                   r: np.ndarray, parts: int = 3) -> np.ndarray:
+    """(levels, angles, radii) ``solid`` at distances ``r`` along the rays, read inwards in
+    ``parts``: a part only on rays with no sample inside (>= 0.5) farther out, as only the
+    outermost inside sample and the one after it are looked at (a bone's surface lies in the
+    outer part of most rays).  Samples not read are NaN; those read are the values of one full
+    pass (an interpolated sample depends on its neighbouring voxels only)."""
+    v = np.full((len(centres), len(rays), r.size), np.nan, np.float32)
+    edges = np.linspace(0, r.size, parts + 1).astype(int)
+    for a, b in zip(edges[-2::-1], edges[:0:-1]):  # outermost part first
+        open_ray = ~np.any(v >= 0.5, axis=2)
+        if b <= a or not open_ray.any():
+            continue
+        kji = _ray_indices(volume, centres, rays, r[a:b])
+        if open_ray.all():
+            v[:, :, a:b] = _sample_rays(solid, kji, 0.0)
+        else:
+            v[:, :, a:b][open_ray] = _sample_rays(solid, kji[open_ray][None], 0.0)[0]
+    return v
+
+
 def canal_radii(volume: Volume, solid: np.ndarray, centres: np.ndarray, frame: Frame, theta: np.ndarray,
                 cortex_hu: float, max_radius_mm: float) -> np.ndarray:
     """(levels, angles) distance from each centre to the first cortex going outwards.
@@ -101,8 +126,7 @@ def canal_radii(volume: Volume, solid: np.ndarray, centres: np.ndarray, frame: F
     """
     step = 2 * _STEP_MM  # the crossing is interpolated: a coarser step loses nothing here
     r = np.arange(0.0, max_radius_mm + step, step)
-    kji = _ray_indices(volume, centres, frame.rays(theta), r)
-    hu, inside = _canal_samples(volume.array, solid, kji, cortex_hu)
+    hu, inside = _canal_samples(volume, solid, centres, frame.rays(theta), r, cortex_hu)
     wall = (hu >= cortex_hu) | ~inside
     wall[:, :, -1] = True
     first = np.argmax(wall, axis=2)
@@ -113,19 +137,22 @@ def canal_radii(volume: Volume, solid: np.ndarray, centres: np.ndarray, frame: F
     return np.where(first > 0, r[prev] + np.clip(frac, 0, 1) * step, 0.0)
 
 
-def _canal_samples(hu_field: np.ndarray, solid: np.ndarray, kji: np.ndarray, cortex_hu: float):
-    """HU and inside-the-solid at ``kji``, read outwards in two parts: the outer part only on rays
-    that met no cortex in the inner one (the canal is narrower than the bone, so most of the
-    outer samples would never be looked at).  Samples not read are left NaN / False; the
-    interpolated values of those read are the same as in one full pass."""
-    half = kji.shape[2] // 2
-    hu = np.full(kji.shape[:-1], np.nan, np.float32)
-    inside = np.zeros(kji.shape[:-1], bool)
-    hu[:, :, :half] = _sample_rays(hu_field, kji[:, :, :half], -1000.0)
-    inside[:, :, :half] = _sample_rays(solid, kji[:, :, :half], 0.0, order=0) > 0
+def _canal_samples(volume: Volume, solid: np.ndarray, centres: np.ndarray, rays: np.ndarray, r: np.ndarray,
+                   cortex_hu: float):
+    """HU and inside-the-solid at distances ``r`` along the rays, read outwards in two parts: the
+    outer part only on rays that met no cortex in the inner one (the canal is narrower than the
+    bone, so most of the outer samples would never be looked at).  Samples not read are left
+    NaN / False; the interpolated values of those read are the same as in one full pass."""
+    hu_field, shape = volume.array, (len(centres), len(rays), r.size)
+    half = r.size // 2
+    hu = np.full(shape, np.nan, np.float32)
+    inside = np.zeros(shape, bool)
+    kji = _ray_indices(volume, centres, rays, r[:half])
+    hu[:, :, :half] = _sample_rays(hu_field, kji, -1000.0)
+    inside[:, :, :half] = _sample_rays(solid, kji, 0.0, order=0) > 0
     open_ray = ~np.any((hu[:, :, :half] >= cortex_hu) | ~inside[:, :, :half], axis=2)
     if open_ray.any():
-        rest = kji[:, :, half:][open_ray][None]  # (1, rays, radii, 3)
+        rest = _ray_indices(volume, centres, rays, r[half:], np.nonzero(open_ray))  # (1, rays, radii, 3)
         hu[:, :, half:][open_ray] = _sample_rays(hu_field, rest, -1000.0)[0]
         inside[:, :, half:][open_ray] = _sample_rays(solid, rest, 0.0, order=0)[0] > 0
     return hu, inside

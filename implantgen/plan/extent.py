@@ -14,10 +14,12 @@ two columns of a 3 x 3 neighbourhood, not by one.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy import ndimage
 
-from ..geometry import bbox, filter_size, footprint, voxel_points
+from ..geometry import bbox, filter_size, footprint
 from ..records import Volume
 
 # A neighbour this many contrasts past the marrow (one contrast past the lesion) holds cortex,
@@ -100,6 +102,88 @@ def _crest(reach: np.ndarray, spacing) -> float:
     return float(farthest_first[_CREST_RANK - 1].max())
 
 
+@dataclass(frozen=True, eq=False)
+class _Part:
+    """A mask cut to its box (2 voxels of margin): the columns and fractions that every
+    direction's reach is read from, worked out once for all the cuts of a plan."""
+
+    sub: np.ndarray  # the mask in its box
+    start: np.ndarray  # the box's first (k, j, i) index
+    frac: np.ndarray  # lesion share per voxel, NaN where unreadable (_fractions)
+
+
+@dataclass(frozen=True, eq=False)
+class LesionColumns:
+    """What ``lesion_extent`` needs of a lesion, independent of the direction measured along:
+    ``inner`` (the lesion inside the bone, or all of it), the voxel indices of a soft-tissue
+    extension outside the bone (None without one) and those of ``inner``'s whole mask (for a
+    lesion whose columns' ends cannot be read)."""
+
+    volume: Volume
+    inner: _Part
+    inner_kji: np.ndarray
+    outside_kji: np.ndarray | None
+
+
+def _part(volume: Volume, mask: np.ndarray, offset: np.ndarray, lesion_hu: float,
+          normal_hu: float) -> _Part:
+    """``mask`` (given as a box of the CT from ``offset``, holding all of it with 2 voxels to
+    spare) cut to its own box grown by 2 voxels: the box bbox(mask, 2) finds on the whole CT."""
+    roi = tuple(slice(r.start + o, r.stop + o) for r, o in zip(bbox(mask, 2), offset))
+    sub = mask[tuple(slice(r.start - o, r.stop - o) for r, o in zip(roi, offset))]
+    if abs(lesion_hu - normal_hu) < 1:  # no contrast: the mask is all there is
+        frac = sub.astype(float)
+    else:
+        frac = _fractions(volume.array[roi].astype(np.float32), volume.spacing[::-1],
+                          lesion_hu, normal_hu)
+    return _Part(sub, np.array([r.start for r in roi]), frac)
+
+
+def _indices(mask: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """(N, 3) (k, j, i) indices of ``mask`` (a box from ``offset``), in C order."""
+    return np.argwhere(mask) + offset
+
+
+def lesion_columns(volume: Volume, mask: np.ndarray, lesion_hu: float, normal_hu: float,
+                   bone: np.ndarray | None = None) -> LesionColumns:
+    """The lesion ``mask`` prepared for ``extent_along``; see ``lesion_extent``.
+
+    All of it is worked on in the lesion's box: nothing outside the mask changes a result, and
+    a whole CT is a hundred times the voxels.
+    """
+    box = bbox(mask, 2)
+    offset = np.array([r.start for r in box])
+    sub = mask[box]
+    if bone is not None:
+        inner = sub & bone[box]
+        if inner.any():
+            outside = sub & ~bone[box]
+            return LesionColumns(volume, _part(volume, inner, offset, lesion_hu, normal_hu),
+                                 _indices(inner, offset),
+                                 _indices(outside, offset) if outside.any() else None)
+    return LesionColumns(volume, _part(volume, sub, offset, lesion_hu, normal_hu),
+                         _indices(sub, offset), None)
+
+
+def extent_along(lesion: LesionColumns, point, direction) -> tuple[float, float]:
+    """(lo, hi): the prepared lesion's reach along ``direction`` from ``point`` (mm)."""
+    volume, part = lesion.volume, lesion.inner
+    d = np.asarray(direction, dtype=float)
+    half = footprint(volume, d) / 2
+    ends = []
+    for sign in (-1, 1):
+        reach, axis = _column_reach(volume, part.sub, part.frac, part.start, point, d, sign)
+        if np.isnan(reach).all():  # no column's end can be read: its voxels' own reach
+            ends.append(_index_extent(volume, lesion.inner_kji, point, d)[(sign + 1) // 2] + sign * half)
+        else:
+            ends.append(sign * _crest(reach, np.delete(volume.spacing[::-1], axis)))
+    lo, hi = float(ends[0]), float(ends[1])
+    if lesion.outside_kji is not None:
+        o_lo, o_hi = _index_extent(volume, lesion.outside_kji, point, d)
+        lo, hi = min(lo, o_lo - half), max(hi, o_hi + half)
+    return lo, hi
+
+
 def lesion_extent(volume: Volume, mask: np.ndarray, lesion_hu: float, normal_hu: float,
                   point, direction, bone: np.ndarray | None = None) -> tuple[float, float]:
     """(lo, hi): the lesion's reach along ``direction`` from ``point`` (mm), sub-voxel.
@@ -108,34 +192,20 @@ def lesion_extent(volume: Volume, mask: np.ndarray, lesion_hu: float, normal_hu:
     measured on the lesion's part inside the bone (where that contrast holds), and a soft-tissue
     extension outside counts with its voxels' own reach.
     """
-    d = np.asarray(direction, dtype=float)
-    half = footprint(volume, d) / 2
-    if bone is not None and (mask & bone).any():
-        lo, hi = lesion_extent(volume, mask & bone, lesion_hu, normal_hu, point, d)
-        outside = mask & ~bone
-        if outside.any():
-            o_lo, o_hi = voxel_extent(volume, outside, point, d)
-            lo, hi = min(lo, o_lo - half), max(hi, o_hi + half)
-        return lo, hi
-    roi = bbox(mask, 2)
-    sub = mask[roi]
-    start = np.array([r.start for r in roi])
-    if abs(lesion_hu - normal_hu) < 1:  # no contrast: the mask is all there is
-        frac = sub.astype(float)
+    return extent_along(lesion_columns(volume, mask, lesion_hu, normal_hu, bone), point, direction)
+
+
+def _index_extent(volume: Volume, kji: np.ndarray, point, direction) -> tuple[float, float]:
+    """(lo, hi) of the centres of the voxels at ``kji`` (C order) along ``direction`` from
+    ``point``: the centres as geometry.voxel_points computes them, to the bit."""
+    scale = np.asarray(volume.direction, dtype=float) * np.asarray(volume.spacing, dtype=float)[None, :]
+    if np.count_nonzero(scale - np.diag(np.diag(scale))) == 0:
+        pts = np.empty(kji.shape, dtype=float)
+        for a in range(3):
+            np.multiply(kji[:, 2 - a], scale[a, a], out=pts[:, a])
+            pts[:, a] += volume.origin[a]
     else:
-        frac = _fractions(volume.array[roi].astype(np.float32), volume.spacing[::-1],
-                          lesion_hu, normal_hu)
-    ends = []
-    for sign in (-1, 1):
-        reach, axis = _column_reach(volume, sub, frac, start, point, d, sign)
-        if np.isnan(reach).all():  # no column's end can be read: its voxels' own reach
-            ends.append(voxel_extent(volume, mask, point, d)[(sign + 1) // 2] + sign * half)
-        else:
-            ends.append(sign * _crest(reach, np.delete(volume.spacing[::-1], axis)))
-    return float(ends[0]), float(ends[1])
-
-
-def voxel_extent(volume: Volume, mask: np.ndarray, point, direction) -> tuple[float, float]:
-    """(lo, hi) of the voxel centres in ``mask`` along ``direction`` from ``point``."""
-    s = (voxel_points(volume, mask) - point) @ np.asarray(direction, dtype=float)
+        pts = volume.index_to_physical(kji[:, ::-1].astype(float))
+    s = (pts - point) @ np.asarray(direction, dtype=float)
     return float(s.min()), float(s.max())
+

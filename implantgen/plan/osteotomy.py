@@ -13,7 +13,7 @@ import numpy as np
 
 from ..records import Volume
 from ..segment.axis import BoneAxis
-from .extent import lesion_extent
+from .extent import extent_along, lesion_columns
 
 
 @dataclass(frozen=True)
@@ -32,13 +32,14 @@ def plan_osteotomies(volume: Volume, axis: BoneAxis, lesion_mask: np.ndarray, le
                      normal_hu: float, bone: np.ndarray, margin_mm: float,
                      local_window_mm: float = 40.0) -> tuple[list[Osteotomy], tuple[float, float]]:
     """The two cuts (low end first) and the lesion's extent along the global axis."""
-    extent = lesion_extent(volume, lesion_mask, lesion_hu, normal_hu, axis.point, axis.direction, bone)
+    lesion = lesion_columns(volume, lesion_mask, lesion_hu, normal_hu, bone)  # once for the 3 extents
+    extent = extent_along(lesion, axis.point, axis.direction)
     cuts = []
     for side, sign, tip in (("low", -1.0, extent[0]), ("high", 1.0, extent[1])):
         guess = tip + sign * margin_mm
         centre, n = axis.local(guess, local_window_mm, exclude=extent)
         # The lesion's reach along this cut's own normal, measured from the local centre point.
-        lo, hi = lesion_extent(volume, lesion_mask, lesion_hu, normal_hu, centre, n, bone)
+        lo, hi = extent_along(lesion, centre, n)
         offset = (lo - margin_mm) if sign < 0 else (hi + margin_mm)
         point = centre + offset * n
         cuts.append(Osteotomy(point=point, normal=n, position_mm=float(axis.position(point)[0]),

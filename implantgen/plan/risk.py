@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from ..geometry import bbox, perpendicular_frame
+from ..geometry import bbox, perpendicular_frame, voxel_points
 from ..records import Volume
 from ..segment.axis import BoneAxis
 
@@ -26,10 +26,10 @@ _PERITROCHANTERIC_SHARE = 0.2  # the proximal fifth of the femur: head, neck, tr
 def cortical_radii(volume: Volume, bone: np.ndarray, axis: BoneAxis, exclude, cortex_hu=400.0):
     """(outer, inner) radius of the healthy shaft near the lesion, from the median areas of the
     bone's and the canal's cross-sections on the shaft's levels away from the lesion."""
-    # The bone's voxels from its box (a small part of a whole CT), in the same C order.
+    # The bone's voxels in C order: voxel_points gives index_to_physical's numbers (elementwise
+    # on an axis-aligned grid, without a BLAS call).
+    s = axis.position(voxel_points(volume, bone))
     box = bbox(bone)
-    kji = np.argwhere(bone[box]) + np.array([b.start for b in box])
-    s = axis.position(volume.index_to_physical(kji[:, ::-1].astype(float)))
     canal = volume.array[box][bone[box]] < cortex_hu
     lo, hi = axis.shaft()
     edges = np.arange(lo, hi + axis.bin_mm, axis.bin_mm)

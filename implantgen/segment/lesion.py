@@ -218,6 +218,23 @@ def _pick(cands: list[_Candidate], seed_kji, spacing_kji) -> _Candidate:
     return cands[int(np.argmin(dist))]
 
 
+def _positions(volume: Volume, kji: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """index_to_physical(voxel centres at (N, 3) ``kji``) @ ``d``, to the bit.
+
+    On an axis-aligned grid the first product's other terms are exact zeros: x = i * dx + x0
+    elementwise gives its very numbers without a BLAS call (as geometry.voxel_points does).  The
+    product with ``d`` stays a matrix product: its rounding (fused multiply-adds) is not numpy's
+    elementwise one, and a row's result depends on that row only."""
+    scale = volume.direction * volume.spacing[None, :]
+    if np.count_nonzero(scale - np.diag(np.diag(scale))):
+        return volume.index_to_physical(kji[:, ::-1].astype(float)) @ d
+    pts = np.empty(kji.shape, dtype=float)
+    for a in range(3):
+        np.multiply(kji[:, 2 - a], scale[a, a], out=pts[:, a])
+        pts[:, a] += volume.origin[a]
+    return pts @ d
+
+
 def _transitions(cands, hs, sol, kji_to_s, hi_lytic: float, reach_mm: float = 8.0) -> list:
     """Lytic candidates that are the marrow's normal change from fat to trabecular bone.
 
@@ -232,7 +249,8 @@ def _transitions(cands, hs, sol, kji_to_s, hi_lytic: float, reach_mm: float = 8.
     for c in cands:
         if c.type != "lytic":
             continue
-        s = kji_to_s(np.argwhere(c.mask))
+        box = bbox(c.mask)  # the same indices, in the same order, from the candidate's box
+        s = kji_to_s(np.argwhere(c.mask[box]) + np.array([b.start for b in box]))
         lo, hi = s.min(), s.max()
         for band in ((s_canal > hi) & (s_canal <= hi + reach_mm), (s_canal < lo) & (s_canal >= lo - reach_mm)):
             if band.sum() > 10 and np.median(hs_canal[band]) > hi_lytic:
@@ -298,7 +316,7 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     start = np.array([r.start for r in roi])
     if axis_direction is not None and lytic:
         d = np.asarray(axis_direction, dtype=float)
-        kji_to_s = lambda kji: volume.index_to_physical((kji + start)[:, ::-1].astype(float)) @ d  # noqa: E731
+        kji_to_s = lambda kji: _positions(volume, kji + start, d)  # noqa: E731
         normal = _transitions(lytic, hs, sol, kji_to_s, hi)
         if normal:
             warnings.append(f"{len(normal)} region(s) where fatty marrow turns into trabecular bone "
