@@ -54,11 +54,17 @@ def voxel_points(volume: Volume, mask: np.ndarray) -> np.ndarray:
     if roi is None:
         return np.zeros((0, 3))
     # argwhere on the mask's box only: a bone fills a small part of a whole CT.
-    kji = np.argwhere(mask[roi]) + np.array([r.start for r in roi])
+    return index_points(volume, np.argwhere(mask[roi]) + np.array([r.start for r in roi]))
+
+
+def index_points(volume: Volume, kji: np.ndarray) -> np.ndarray:
+    """(N, 3) LPS positions of the voxel centres at integer indices ``kji`` (N, 3), as
+    ``index_to_physical`` gives them, to the bit."""
     scale = np.asarray(volume.direction, dtype=float) * np.asarray(volume.spacing, dtype=float)[None, :]
     if np.count_nonzero(scale - np.diag(np.diag(scale))) == 0:
         # An axis-aligned grid (most CTs): x = i * dx + x0, the same numbers as the matrix
-        # product (its other terms are exact zeros), without a BLAS call per bone.
+        # product (its other terms are exact zeros), without a BLAS call; and unlike the matrix
+        # product's, a row's numbers do not depend on the other rows given with it.
         out = np.empty(kji.shape, dtype=float)
         for a in range(3):
             np.multiply(kji[:, 2 - a], scale[a, a], out=out[:, a])

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from ..geometry import bbox, filter_size, footprint
+from ..geometry import bbox, filter_size, footprint, index_points
 from ..records import Volume
 
 # A neighbour this many contrasts past the marrow (one contrast past the lesion) holds cortex,
@@ -198,14 +198,7 @@ def lesion_extent(volume: Volume, mask: np.ndarray, lesion_hu: float, normal_hu:
 def _index_extent(volume: Volume, kji: np.ndarray, point, direction) -> tuple[float, float]:
     """(lo, hi) of the centres of the voxels at ``kji`` (C order) along ``direction`` from
     ``point``: the centres as geometry.voxel_points computes them, to the bit."""
-    scale = np.asarray(volume.direction, dtype=float) * np.asarray(volume.spacing, dtype=float)[None, :]
-    if np.count_nonzero(scale - np.diag(np.diag(scale))) == 0:
-        pts = np.empty(kji.shape, dtype=float)
-        for a in range(3):
-            np.multiply(kji[:, 2 - a], scale[a, a], out=pts[:, a])
-            pts[:, a] += volume.origin[a]
-    else:
-        pts = volume.index_to_physical(kji[:, ::-1].astype(float))
+    pts = index_points(volume, kji)
     s = (pts - point) @ np.asarray(direction, dtype=float)
     return float(s.min()), float(s.max())
 

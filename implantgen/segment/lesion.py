@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
-from ..geometry import bbox, filter_size
+from ..geometry import bbox, filter_size, index_points
 from ..records import Volume
 from .extension import soft_tissue_extension
 from .filters import LazyMedian, box_extreme, dilate_cross, erode_cross, grow_box
@@ -219,20 +219,10 @@ def _pick(cands: list[_Candidate], seed_kji, spacing_kji) -> _Candidate:
 
 
 def _positions(volume: Volume, kji: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """index_to_physical(voxel centres at (N, 3) ``kji``) @ ``d``, to the bit.
-
-    On an axis-aligned grid the first product's other terms are exact zeros: x = i * dx + x0
-    elementwise gives its very numbers without a BLAS call (as geometry.voxel_points does).  The
-    product with ``d`` stays a matrix product: its rounding (fused multiply-adds) is not numpy's
-    elementwise one, and a row's result depends on that row only."""
-    scale = volume.direction * volume.spacing[None, :]
-    if np.count_nonzero(scale - np.diag(np.diag(scale))):
-        return volume.index_to_physical(kji[:, ::-1].astype(float)) @ d
-    pts = np.empty(kji.shape, dtype=float)
-    for a in range(3):
-        np.multiply(kji[:, 2 - a], scale[a, a], out=pts[:, a])
-        pts[:, a] += volume.origin[a]
-    return pts @ d
+    """index_to_physical(voxel centres at (N, 3) ``kji``) @ ``d``, to the bit.  The product with
+    ``d`` stays a matrix product: its rounding (fused multiply-adds) is not numpy's elementwise
+    one, and a row's result depends on that row only."""
+    return index_points(volume, kji) @ d
 
 
 def _transitions(cands, hs, sol, kji_to_s, hi_lytic: float, reach_mm: float = 8.0) -> list:
