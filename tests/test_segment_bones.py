@@ -250,3 +250,39 @@ def test_section_hulls_are_convex_hull_image_of_pixel_centres():
             warnings.simplefilter("ignore")
             ref = convex_hull_image(section, offset_coordinates=False) if section.any() else section
         assert np.array_equal(hull, ref) and is_flat == (not ref.any())
+
+
+def test_fill_holes_2d_and_reconstruct_are_scipy_s():
+    """The slice-by-slice hole filling (labelled within each slice's box of the mask) is
+    binary_fill_holes of each slice; the trabecular hysteresis is binary_propagation."""
+    from scipy import ndimage
+
+    from implantgen.segment.body import fill_holes_2d
+    from implantgen.segment.solid import _PLANE4, reconstruct
+
+    rng = np.random.default_rng(5)
+    stack = rng.random((200, 13, 11)) < rng.uniform(0.0, 0.8, (200, 1, 1))
+    stack[3::9, :2] = False  # boxes away from the array's edge too
+    stack[4::9, :, -3:] = False
+    filled = fill_holes_2d(stack)
+    assert np.array_equal(filled, np.stack([ndimage.binary_fill_holes(s) for s in stack]))
+    assert not fill_holes_2d(np.zeros((2, 0, 3), bool)).size
+    seeds = stack & (rng.random(stack.shape) < 0.03)
+    assert np.array_equal(reconstruct(seeds, stack, _PLANE4),
+                          ndimage.binary_propagation(seeds, structure=_PLANE4, mask=stack))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_max_depth_is_the_whole_distance_map_s(seed):
+    from scipy import ndimage
+
+    from implantgen.segment.features import max_depth
+
+    rng = np.random.default_rng(seed)
+    kk, jj, ii = np.mgrid[:61, :75, :69]  # odd sizes: blocks cut by the edge; over 200k voxels
+    mask = ((kk - 25) / 24.0) ** 2 + ((jj - 40) / 30.0) ** 2 + ((ii - 30) / 20.0) ** 2 < 1
+    mask |= ((kk - 45) / 14.0) ** 2 + ((jj - 20) / 15.0) ** 2 + ((ii - 50) / 17.0) ** 2 < 1
+    mask &= rng.random(mask.shape) > 0.002  # specks of outside within the blobs
+    spacing = np.array([1.0, 0.8, 0.7])
+    ref = ndimage.distance_transform_edt(np.pad(mask, 1), sampling=spacing).max()
+    assert max_depth(mask, spacing) == ref

@@ -53,16 +53,36 @@ def fill_holes_2d(mask: np.ndarray) -> np.ndarray:
     """Hole filling slice by slice (k): background not connected to its slice's border.
 
     One labelling of the background (in-plane connectivity) instead of scipy's iterative
-    propagation, which is slow on large volumes.
+    propagation, which is slow on large volumes; only the background within each slice's box of
+    the mask is labelled (what lies beyond it reaches the border in a straight line), and a piece
+    that touches that box's edge reaches the border through it.
     """
-    background, n = ndimage.label(~mask, structure=_PLANE)
+    if mask.size == 0:
+        return mask.copy()
+    (j0, j1, rows), (i0, i1, cols) = _span(mask.any(axis=2)), _span(mask.any(axis=1))
+    background = ~mask
+    background &= rows[:, :, None]
+    background &= cols[:, None, :]
+    background, n = ndimage.label(background, structure=_PLANE)
     if n == 0:
         return mask.copy()
     outside = np.zeros(n + 1, dtype=bool)
-    for edge in (background[:, 0, :], background[:, -1, :], background[:, :, 0], background[:, :, -1]):
-        outside[np.unique(edge)] = True
-    outside[0] = True  # label 0 is the mask itself
+    k = np.arange(mask.shape[0])
+    for edge in (background[k, j0], background[k, j1], background[k, :, i0], background[k, :, i1]):
+        outside[edge] = True  # the box's edge rows and columns (an empty slice's: nothing)
+    outside[0] = True  # label 0 is the mask itself, and the background beyond the box
     return ~outside[background] | mask
+
+
+def _span(rows: np.ndarray):
+    """(first, last, span) of each row of the (k, n) bool ``rows``: the indices of its first and
+    last True (0 where none), and True between them."""
+    n = rows.shape[1]
+    first = np.argmax(rows, axis=1)
+    last = n - 1 - np.argmax(rows[:, ::-1], axis=1)
+    index = np.arange(n)
+    span = (index >= first[:, None]) & (index <= last[:, None]) & rows.any(axis=1)[:, None]
+    return first, last, span
 
 
 def close_2d(mask: np.ndarray, radius: int) -> np.ndarray:

@@ -56,14 +56,15 @@ def tree_leaves(f: np.ndarray, mask: np.ndarray, levels, accept, big_enough=None
         fb = f[box]
         split = None
         for li in range(start, len(levels)):
-            sub, ns = ndimage.label(piece & (fb >= levels[li]), structure=_CONN)
+            above = piece & (fb >= levels[li])
+            sub, ns = ndimage.label(above, structure=_CONN)
             if ns < 2:
                 if ns == 0:
                     break
                 continue
             chosen = np.arange(1, ns + 1)
             if big_enough is not None:
-                sizes = np.bincount(sub.ravel(), minlength=ns + 1)
+                sizes = np.bincount(sub[above], minlength=ns + 1)  # the labelled voxels: 1..ns
                 chosen = [b for b in chosen if big_enough(int(sizes[b]))]
             pieces = []
             if len(chosen) >= 2:
@@ -174,6 +175,8 @@ def merge_split_shafts(labels: np.ndarray, marrow: np.ndarray, spacing) -> np.nd
     But a joint is where bones end, while a cut through a shaft leaves two pieces that line up
     on one axis, meet across the shaft's whole cross-section, and together form a tube.
     """
+    if labels.size == 0 or int(labels.max()) <= 1:  # one bone or none: nothing to join, nor to renumber
+        return labels
     spacing = np.asarray(spacing, dtype=float)
     boxes = ndimage.find_objects(labels)
     for a in range(1, len(boxes) + 1):

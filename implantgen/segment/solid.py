@@ -131,8 +131,19 @@ def trabecular_interior(g: np.ndarray, cortex: np.ndarray, body: np.ndarray, spa
     # Hysteresis, in the same slice: less walled-in voxels next to walled-in ones are interior
     # too (a wide gap in a blurred cortex), if textured like trabecular bone.
     loose = dense & (walled >= LOOSE_ENCLOSED) & (local_sd(gb, spacing, TEXTURE_MM)[inner] >= TEXTURE_SD)
-    out[box] = ndimage.binary_propagation(seeds, structure=_PLANE4, mask=loose | seeds)
+    out[box] = reconstruct(seeds, loose | seeds, _PLANE4)
     return out
+
+
+def reconstruct(seeds: np.ndarray, mask: np.ndarray, structure: np.ndarray) -> np.ndarray:
+    """ndimage.binary_propagation(seeds, structure, mask=mask) for seeds within mask: the pieces
+    of ``mask`` (connected by ``structure``) that hold a seed, from one labelling instead of
+    dilations repeated until nothing changes."""
+    labels, n = ndimage.label(mask, structure=structure)
+    hit = np.zeros(n + 1, dtype=bool)
+    hit[labels[seeds]] = True
+    hit[0] = False
+    return hit[labels]
 
 
 def _grown(box, shape, spacing) -> tuple[slice, slice, slice]:
@@ -162,8 +173,10 @@ def without_specks(cortex: np.ndarray, spacing) -> np.ndarray:
     box = bbox(cortex)
     if box is None:
         return out
-    labels, n = ndimage.label(cortex[box], structure=np.ones((3, 3, 3), dtype=bool))
-    sizes = np.bincount(labels.ravel()) * float(np.prod(spacing)) / 1000.0
+    piece = cortex[box]
+    labels, n = ndimage.label(piece, structure=np.ones((3, 3, 3), dtype=bool))
+    # Sizes counted on the labelled voxels only (label 0's count is never kept).
+    sizes = np.bincount(labels[piece], minlength=n + 1) * float(np.prod(spacing)) / 1000.0
     keep = sizes >= PLAQUE_ML
     keep[0] = False
     out[box] = keep[labels]
@@ -226,8 +239,9 @@ def fatty_marrow(hu: np.ndarray, cortex: np.ndarray, spacing) -> np.ndarray:
     if n == 0:
         return out
     # Median below the fat level <=> more than half of the voxels below it.
-    total = np.bincount(labels.ravel(), minlength=n + 1)
-    fatty = np.bincount(labels[hu < FAT_MARROW_HU], minlength=n + 1)
+    # Counted on the holes' voxels only (label 0 is never fat).
+    total = np.bincount(labels[holes], minlength=n + 1)
+    fatty = np.bincount(labels[holes & (hu < FAT_MARROW_HU)], minlength=n + 1)
     fat = 2 * fatty > total
     fat[0] = False
     marrow = fat[labels]
@@ -242,7 +256,7 @@ def fill_specks(mask: np.ndarray, spacing) -> np.ndarray:
     labels, n = ndimage.label(holes, structure=_PLANE8)
     if n == 0:
         return mask
-    area = np.bincount(labels.ravel()) * float(spacing[0] * spacing[1])
+    area = np.bincount(labels[holes], minlength=n + 1) * float(spacing[0] * spacing[1])  # 0: never kept
     small = area <= SPECK_MM2
     small[0] = False
     return mask | small[labels]
