@@ -22,9 +22,15 @@ def bbox(mask: np.ndarray, pad: int | tuple = 0) -> tuple[slice, slice, slice] |
         return None
     cols = np.flatnonzero(plane.any(axis=0))
     ks = np.flatnonzero(mask[:, rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].any(axis=(1, 2)))
-    pad = np.broadcast_to(np.asarray(pad), (3,))
-    return tuple(slice(max(int(idx[0]) - int(p), 0), min(int(idx[-1]) + 1 + int(p), n))
-                 for idx, p, n in zip((ks, rows, cols), pad, mask.shape))
+    box = tuple(slice(int(idx[0]), int(idx[-1]) + 1) for idx in (ks, rows, cols))
+    return pad_box(box, pad, mask.shape)
+
+
+def pad_box(box: tuple, pad: int | tuple, shape) -> tuple:
+    """A box of slices (as bbox gives) grown by ``pad`` voxels, clipped to ``shape``: bbox(mask,
+    pad) from bbox(mask) without another pass over the mask."""
+    pad = np.broadcast_to(np.asarray(pad), (len(box),))
+    return tuple(slice(max(b.start - int(p), 0), min(b.stop + int(p), n)) for b, p, n in zip(box, pad, shape))
 
 
 def _bbox_nd(mask: np.ndarray, pad) -> tuple[slice, ...] | None:
@@ -57,17 +63,23 @@ def voxel_points(volume: Volume, mask: np.ndarray) -> np.ndarray:
     return index_points(volume, np.argwhere(mask[roi]) + np.array([r.start for r in roi]))
 
 
+def axis_aligned(volume: Volume) -> bool:
+    """The grid's axes are the patient axes (a direction matrix with zeros off its diagonal)."""
+    d = np.asarray(volume.direction, dtype=float)
+    return np.count_nonzero(d - np.diag(np.diag(d))) == 0
+
+
 def index_points(volume: Volume, kji: np.ndarray) -> np.ndarray:
     """(N, 3) LPS positions of the voxel centres at integer indices ``kji`` (N, 3), as
     ``index_to_physical`` gives them, to the bit."""
-    scale = np.asarray(volume.direction, dtype=float) * np.asarray(volume.spacing, dtype=float)[None, :]
-    if np.count_nonzero(scale - np.diag(np.diag(scale))) == 0:
+    if axis_aligned(volume):
+        scale = np.diag(np.asarray(volume.direction, dtype=float)) * np.asarray(volume.spacing, dtype=float)
         # An axis-aligned grid (most CTs): x = i * dx + x0, the same numbers as the matrix
         # product (its other terms are exact zeros), without a BLAS call; and unlike the matrix
         # product's, a row's numbers do not depend on the other rows given with it.
         out = np.empty(kji.shape, dtype=float)
         for a in range(3):
-            np.multiply(kji[:, 2 - a], scale[a, a], out=out[:, a])
+            np.multiply(kji[:, 2 - a], scale[a], out=out[:, a])
             out[:, a] += volume.origin[a]
         return out
     return volume.index_to_physical(kji[:, ::-1].astype(float))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import manifold3d
 import numpy as np
 
-from ..geometry import bbox, footprint, voxel_points
+from ..geometry import axis_aligned, bbox, footprint, index_points, voxel_points
 from ..records import Volume
 from .mirror import blend
 from .params import BodyParams
@@ -34,15 +34,14 @@ def _slices_between(volume: Volume, solid: np.ndarray, frame: Frame, lo: float, 
     """``solid`` without the slices (k) whose voxels all lie clear of levels ``lo`` to ``hi`` on
     an axis-aligned grid (``solid`` itself on another): the level is linear across a slice, so
     the corners of the solid's box bound it (widened by a hundredth of a millimetre)."""
-    scale = volume.direction * volume.spacing[None, :]
     box = bbox(solid)
-    if box is None or np.count_nonzero(scale - np.diag(np.diag(scale))):
+    if box is None or not axis_aligned(volume):
         return solid
     k = np.arange(box[0].start, box[0].stop)
     corners = [(j, i) for j in (box[1].start, box[1].stop - 1) for i in (box[2].start, box[2].stop - 1)]
-    s = np.stack([(volume.origin + np.diag(scale) * np.stack([np.full(k.size, i), np.full(k.size, j), k], 1)
-                   - frame.point) @ frame.d for j, i in corners])
-    keep = k[(s.max(axis=0) >= lo - 0.01) & (s.min(axis=0) <= hi + 0.01)]
+    kji = np.column_stack([np.repeat(k, 4), np.tile(corners, (k.size, 1))])
+    s = ((index_points(volume, kji) - frame.point) @ frame.d).reshape(k.size, 4)
+    keep = k[(s.max(axis=1) >= lo - 0.01) & (s.min(axis=1) <= hi + 0.01)]
     if keep.size == k.size or keep.size == 0:
         return solid
     out = np.zeros_like(solid)

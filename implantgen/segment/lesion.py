@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
-from ..geometry import bbox, filter_size, index_points
+from ..geometry import bbox, filter_size, index_points, pad_box
 from ..records import Volume
 from .extension import soft_tissue_extension
 from .filters import LazyMedian, box_extreme, dilate_cross, erode_cross, grow_box
@@ -65,11 +65,6 @@ class _Candidate:
     type: str
     voxels: int
     centre_kji: np.ndarray
-
-
-def pad_box(box, pad: int, shape):
-    """bbox(mask, pad) from bbox(mask) (``box``): grown by ``pad``, clipped to ``shape``."""
-    return tuple(slice(max(b.start - pad, 0), min(b.stop + pad, n)) for b, n in zip(box, shape))
 
 
 def _opened(mask: np.ndarray, spacing_kji=None) -> np.ndarray:

@@ -14,11 +14,10 @@ import numpy as np
 from scipy import ndimage
 
 from ..errors import InputError, PlanNotFeasible
-from ..geometry import bbox, voxel_points
+from ..geometry import bbox, pad_box, voxel_points
 from .axis import BoneAxis, bone_axis
-from .closed import closed_already
 from ..records import BoneSegmentation, Volume
-from .lesion import Lesion, LesionCriteria, detect_lesion, pad_box
+from .lesion import Lesion, LesionCriteria, detect_lesion
 from .long_bone import long_bone_solid, slicing_axis
 
 _MIN_BONE_ML = 2.0  # smaller pieces (rib fragments, ossicles) are not searched
@@ -55,11 +54,11 @@ def _solid_and_axis(volume: Volume, mask: np.ndarray, name: str = "", box=None):
     if not long_bone:
         return mask, axis, False, points
     roi = pad_box(bbox(mask) if box is None else box, 1, mask.shape)
-    across = slicing_axis(volume, axis.direction)
-    if closed_already(mask[roi], across):  # segment_bones closes long bones: usually nothing to add
+    closed = long_bone_solid(mask[roi], slicing_axis(volume, axis.direction)) | mask[roi]
+    if np.array_equal(closed, mask[roi]):  # segment_bones closes long bones: usually nothing to add
         return mask, axis, True, points
     solid = np.zeros(mask.shape, dtype=bool)  # not zeros_like: that writes every page of a CT
-    solid[roi] = long_bone_solid(mask[roi], across) | mask[roi]
+    solid[roi] = closed
     points = voxel_points(volume, solid)
     return solid, bone_axis(volume, solid, points=points), True, points
 
