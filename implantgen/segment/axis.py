@@ -95,33 +95,15 @@ def _fit_line(points: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.n
     return c, unit(vt[0])
 
 
-class _Work:
-    """Scratch arrays for _bins, made once per bone_axis: the points as contiguous columns
-    (bincount would copy a strided column each call), and buffers reused by every call (fresh
-    arrays of this size cost as much in page faults as the arithmetic)."""
-
-    def __init__(self, points):
-        self.columns = np.ascontiguousarray(points.T)
-        self.diff = np.empty_like(points)
-        self.s, self.t = np.empty(len(points)), np.empty(len(points))
-        self.idx = np.empty(len(points), dtype=np.intp)
-
-
-def _bins(points, work, c, d, bin_mm):
-    """(levels, centroids, counts of the non-empty bins, each point's position s) along d;
-    s is work.s, overwritten by the next call."""
-    s = np.matmul(np.subtract(points, c, out=work.diff), d, out=work.s)
-    low = s.min()
-    t = np.subtract(s, low, out=work.t)
-    t /= bin_mm
-    np.floor(t, out=t)
-    idx = work.idx
-    np.copyto(idx, t, casting="unsafe")  # astype(int): truncation of whole numbers
+def _bins(points, c, d, bin_mm):
+    """(levels, centroids, counts of the non-empty bins, each point's position s) along d."""
+    s = (points - c) @ d
+    idx = np.floor((s - s.min()) / bin_mm).astype(int)
     n = idx.max() + 1
     counts = np.bincount(idx, minlength=n)
-    sums = np.stack([np.bincount(idx, weights=work.columns[a], minlength=n) for a in range(3)], axis=1)
+    sums = np.stack([np.bincount(idx, weights=points[:, a], minlength=n) for a in range(3)], axis=1)
     ok = counts > 0
-    levels = low + (np.arange(n) + 0.5) * bin_mm
+    levels = s.min() + (np.arange(n) + 0.5) * bin_mm
     return levels[ok], sums[ok] / counts[ok, None], counts[ok], s
 
 
@@ -138,7 +120,6 @@ def bone_axis(volume: Volume, solid: np.ndarray, exclude_points=None, bin_mm: fl
     if len(points) > _MAX_POINTS:  # a fixed, even subsample: deterministic
         points = points[:: int(np.ceil(len(points) / _MAX_POINTS))]
     voxel_mm3 = float(np.prod(volume.spacing)) * (voxels / len(points))
-    work = _Work(points)
     c = points.mean(axis=0)
     _, _, vt = np.linalg.svd(points - c, full_matrices=False)
     d = _orient(unit(vt[0]))
@@ -147,7 +128,7 @@ def bone_axis(volume: Volume, solid: np.ndarray, exclude_points=None, bin_mm: fl
         step = footprint(volume, d)
         bin_mm = step * max(1, int(np.ceil(2.0 / step)))
     for _ in range(3):  # refit from the shaft's centroids, leaving out the lesion's levels
-        levels, centres, counts, s = _bins(points, work, c, d, bin_mm)
+        levels, centres, counts, s = _bins(points, c, d, bin_mm)
         areas = counts * voxel_mm3 / bin_mm
         trial = BoneAxis(c, d, (s.min(), s.max()), levels, centres, areas, (False, False), bin_mm)
         keep = np.ones(len(levels), dtype=bool)
@@ -160,7 +141,7 @@ def bone_axis(volume: Volume, solid: np.ndarray, exclude_points=None, bin_mm: fl
             break
         c_new, d_new = _fit_line(centres[keep], counts[keep].astype(float))
         c, d = c_new, _orient(d_new)
-    levels, centres, counts, s = _bins(points, work, c, d, bin_mm)
+    levels, centres, counts, s = _bins(points, c, d, bin_mm)
     half = 0.5 * footprint(volume, d)  # voxel centres stop half a voxel short of the surface
     lo, hi = s.min() - half, s.max() + half
     point = c + d * (lo + hi) / 2
