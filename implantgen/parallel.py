@@ -7,9 +7,11 @@ pickling them and needs no imports.  Only the function's small return value cros
 Where fork is not safe or not there (macOS, Windows), or when asked not to (``IMPLANTGEN_FORK=0``),
 the function runs at once in this process: same results, one core.
 
-The caller must not have started thread pools of native libraries whose state a fork would
-copy half-way (TBB in manifold3d, VTK), nor threads of its own: the pipeline forks before the
-design, the first stage that uses manifold3d, once its hashing thread has ended.
+The caller must not have started threads of its own, and the child must not use a native
+library whose thread pool the parent has started (a fork copies its state half-way): the
+pipeline forks the case-file writer before the design, the first stage to use manifold3d's
+pool, once its hashing thread has ended; and the report's pictures after the design, in a
+child that only renders with VTK (not yet loaded in the parent) and never calls manifold3d.
 """
 
 from __future__ import annotations

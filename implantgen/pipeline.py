@@ -24,8 +24,8 @@ from .export.manifest import add_outputs
 from .export.case_files import ct_crop_image, label_map_image, segmentation_labels, write_case_files, \
     write_label_map
 from .design import DESIGN_SECTIONS, Design, design_implant, design_params
-from .export.design_files import write_design
-from .export.plan_json import design_blocks, plan_dict
+from .export.design_files import write_design, write_stls
+from .export.plan_json import as_written, design_blocks, plan_dict
 from .load import load_ct, load_label_map
 from .outdir import atomic_output_dir, check_output_dir
 from .parallel import Background
@@ -33,6 +33,7 @@ from .plan import FeasibilityLimits, ResectionPlan, make_plan
 from .plan.risk import PAIN_SCORES
 from .progress import stage_progress
 from .report import write_report
+from .report.write import report_pictures
 from .records import BoneSegmentation, SeriesSummary, Volume
 from .segment import segment_bones
 from .segment.external import bones_from_label_map
@@ -204,45 +205,58 @@ def plan_case(series, out, *, margin_mm: float = 20.0, series_uid: str | None = 
                 result = CaseResult(out_dir=Path(out), summary=s, plan={}, stage_seconds=stages.seconds,
                                     volume=volume, bones=bones, target=target, resection=resection,
                                     design=design)
-                stages.run("export", _export_plan, result, tmp, params, strict, case_files)
-            stages.run("report", _report_and_manifest, result, tmp, parameters, input_hash, images)
+                pictures = stages.run("export", _export_plan, result, tmp, params, strict, case_files, images)
+            with pictures:
+                stages.run("report", _report_and_manifest, result, tmp, parameters, input_hash, images,
+                           pictures)
         result.plan = _as_written(result.out_dir / "plan.json")
     for w in result.warnings:
         log.warning(w)
     return result
 
 
-def _export_plan(result: CaseResult, tmp: Path, params, strict: bool, case_files: Background) -> None:
+def _export_plan(result: CaseResult, tmp: Path, params, strict: bool, case_files: Background,
+                 images: dict) -> Background:
     """Write the design's files and plan.json into ``tmp`` (fills ``result.warnings``), once
-    ``case_files`` (write_case_files, in the background) has written the case's own."""
+    ``case_files`` (write_case_files, in the background) has written the case's own.  Returns
+    the report's pictures, being drawn in the background meanwhile (report_pictures)."""
     volume, bones, resection, design = result.volume, result.bones, result.resection, result.design
     warnings = (list(volume.warnings) + list(bones.warnings) + list(resection.warnings)
                 + list(design.warnings))
     if bones.has_metal:
         warnings.append("Metal was found on this CT (an implant?): it is marked as metal, not bone; "
                         "streak artefacts near it lower the accuracy there.")
-    printing = write_design(tmp, design, params.printing)
-    failures = [f"{name}: {f}" for name, r in printing.items() for f in r.get("failures", [])]
-    if failures and strict:
-        raise PlanNotFeasible(f"The printability check failed ({'; '.join(failures)}) and --strict "
-                              "was given: change the design parameters or drop --strict.")
-    warnings += [f"Printability: {f}" for f in failures]
-    checks = case_files.result()
-    plan = plan_dict(resection, result.target, checks)
+    read_back = write_stls(tmp, design)
+    plan = plan_dict(resection, result.target, case_files.result())
     plan["implant"], plan["plate"] = design_blocks(design)
+    # Every surface is in the folder now: the pictures (VTK, about 1 s) are drawn on the other
+    # core while the printability checks run here.  The design used manifold3d's thread pool;
+    # the worker only renders and never calls manifold3d, so the fork is safe.
+    pictures = Background(report_pictures, tmp, as_written(plan), **images)
+    try:
+        printing = write_design(tmp, design, params.printing, read_back)
+        failures = [f"{name}: {f}" for name, r in printing.items() for f in r.get("failures", [])]
+        if failures and strict:
+            raise PlanNotFeasible(f"The printability check failed ({'; '.join(failures)}) and --strict "
+                                  "was given: change the design parameters or drop --strict.")
+    except BaseException:
+        pictures.close()
+        raise
+    warnings += [f"Printability: {f}" for f in failures]
     plan["printability"] = printing
     plan["warnings"] = warnings
     write_json(tmp / "plan.json", plan)
     result.warnings = warnings
+    return pictures
 
 
 def _report_and_manifest(result: CaseResult, tmp: Path, parameters: dict, input_hash: str,
-                         images: dict) -> None:
+                         images: dict, pictures: Background) -> None:
     """report.html, then manifest.json last, so that it hashes every other file (the report too)."""
     done = {name: "done" for name in PLAN_STAGES}
     manifest = build_manifest(tmp, parameters=parameters, input_summary=result.volume.summary.as_dict(),
                               input_hash=input_hash, stages=done)
-    report = write_report(tmp, manifest=manifest, **images)
+    report = write_report(tmp, manifest=manifest, pictures=pictures.result(), **images)
     write_json(tmp / "manifest.json", add_outputs(manifest, tmp, [Path(report).name]))
 
 

@@ -29,9 +29,23 @@ def _as_read_back(data: bytes) -> dict:
     return report
 
 
-def write_design(folder: Path, design, print_params) -> dict:
-    """Write the implant's files into ``folder``; returns the printability block of plan.json."""
+def write_stls(folder: Path, design) -> dict:
+    """implant.stl and plate.stl, each checked as read back from its bytes; returns those checks
+    (written first, apart from the slower printability checks, so that the report's pictures
+    can be drawn from the folder while the checks run)."""
+    read_back = {}
+    for name, mesh in (("implant", design.implant), ("plate", design.plate)):
+        data = stl_bytes(mesh)
+        read_back[name] = _as_read_back(data)
+        (Path(folder) / f"{name}.stl").write_bytes(data)
+    return read_back
+
+
+def write_design(folder: Path, design, print_params, read_back: dict | None = None) -> dict:
+    """Write the implant's files into ``folder`` (the STLs too unless ``read_back``, what
+    write_stls returned, says they are written); returns the printability block of plan.json."""
     folder = Path(folder)
+    read_back = read_back if read_back is not None else write_stls(folder, design)
     holes = {"implant": sorted({s.drill_mm for s in design.screws}),
              "plate": sorted({s.plate_hole_mm for s in design.screws})}
     checks = {}
@@ -39,9 +53,7 @@ def write_design(folder: Path, design, print_params) -> dict:
         report = printability(mesh, min_wall_mm=print_params.min_wall_mm, overhang_deg=print_params.overhang_deg,
                               build_volume_mm=tuple(print_params.build_volume_mm),
                               hole_diameters_mm=holes[name], min_hole_mm=print_params.min_hole_mm)
-        data = stl_bytes(mesh)
-        report["stl_read_back"] = _as_read_back(data)
-        (folder / f"{name}.stl").write_bytes(data)
+        report["stl_read_back"] = read_back[name]
         checks[f"{name}.stl"] = report
     write_3mf({"implant": design.implant, "plate": design.plate}, folder / "implant.3mf",
               {"Title": "implantgen segmental prosthesis and bridging plate",
@@ -50,4 +62,4 @@ def write_design(folder: Path, design, print_params) -> dict:
     return checks
 
 
-__all__ = ["write_design"]
+__all__ = ["write_design", "write_stls"]

@@ -28,6 +28,11 @@ def _plain(x):
     return x
 
 
+def as_written(data: dict) -> dict:
+    """``data`` as write_json writes it and a reader reads it back (rounded, plain lists)."""
+    return json.loads(json.dumps(_plain(data)))
+
+
 def write_json(path: Path, data: dict) -> Path:
     path = Path(path)
     path.write_text(json.dumps(_plain(data), indent=2, ensure_ascii=True) + "\n", encoding="utf-8")

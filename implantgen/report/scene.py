@@ -78,12 +78,13 @@ def _screw_lines(plan: dict):
     return lines[0].merge(lines[1:]) if len(lines) > 1 else lines[0]
 
 
-def case_scene(folder) -> CaseScene:
-    """The layers of a planned case folder (meshes, planes, screw axes)."""
+def case_scene(folder, plan: dict | None = None) -> CaseScene:
+    """The layers of a planned case folder (meshes, planes, screw axes); ``plan`` stands for its
+    plan.json when the caller holds it (as read back) before the file is written."""
     import pyvista as pv
 
     folder = Path(folder)
-    plan = read_plan(folder)
+    plan = read_plan(folder) if plan is None else plan
     scene = CaseScene(folder=folder, plan=plan)
     meshes = (("bone", "b", "bone.stl", "ivory", 0.35), ("lesion", "l", "lesion.stl", "crimson", 1.0),
               ("resected segment", "r", "resected_segment.stl", "gold", 0.5),
