@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from .components import label
 from ..geometry import bbox
 from .filters import dilate_cross, erode_cross
 
@@ -63,7 +64,7 @@ def fill_holes_2d(mask: np.ndarray) -> np.ndarray:
     background = ~mask
     background &= rows[:, :, None]
     background &= cols[:, None, :]
-    background, n = ndimage.label(background, structure=_PLANE)
+    background, n = label(background, structure=_PLANE)
     if n == 0:
         return mask.copy()
     outside = np.zeros(n + 1, dtype=bool)
@@ -145,7 +146,7 @@ def body_parts(hu: np.ndarray, spacing) -> tuple[np.ndarray, tuple[int, int, int
 def _parts(dense: np.ndarray, spacing, sk: int, px: float, r: int) -> np.ndarray:
     """body_parts on the coarse grid's ``dense`` (denser than air)."""
     m = by_disk(by_disk(dense, r, grow=False), r, grow=True)  # binary_opening by the disk
-    labels, n = ndimage.label(m)
+    labels, n = label(m)
     if n == 0:
         return np.zeros(m.shape, dtype=np.uint8)
     voxel_ml = px * px * float(spacing[2]) * sk / 1000.0
@@ -165,7 +166,7 @@ def _parts(dense: np.ndarray, spacing, sk: int, px: float, r: int) -> np.ndarray
     # Give back what the opening took from the kept parts' edges, then close lungs and gas.
     body = by_disk(body, r, grow=True) & dense | body
     body = fill_holes_2d(body)
-    parts, n = ndimage.label(body)
+    parts, n = label(body)
     order = _largest_first(parts, n)
     return order[parts].astype(np.uint8)
 

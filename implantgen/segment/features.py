@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from .components import label
+
 
 @dataclass(frozen=True)
 class BoneFeatures:
@@ -95,7 +97,7 @@ def max_depth(mask: np.ndarray, spacing_kji) -> float:
     candidates = touched & (upper >= float((centre[touched] - h2).max()))
     # The candidates cluster where the bone is thickest (a femur: its head and its condyles):
     # each cluster on its own box, the highest upper bound first, while it can still win.
-    groups, n = ndimage.label(candidates, structure=np.ones((3, 3, 3), dtype=bool))
+    groups, n = label(candidates, structure=np.ones((3, 3, 3), dtype=bool))
     slices = ndimage.find_objects(groups)
     reach = [float(upper[sl][groups[sl] == g].max()) for g, sl in enumerate(slices, start=1)]
     best = -np.inf

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
+from .components import label
 from ..geometry import bbox, filter_size, index_points, pad_box
 from ..records import Volume
 from .extension import soft_tissue_extension
@@ -115,7 +116,7 @@ def _components(mask: np.ndarray, kind: str, min_voxels: int) -> list[_Candidate
     box = bbox(mask)
     if box is None:
         return []
-    labels, n = ndimage.label(mask[box])
+    labels, n = label(mask[box])
     sizes = np.bincount(labels.ravel())[1:]
     boxes = ndimage.find_objects(labels)
     out = []
@@ -170,7 +171,7 @@ def _refine(core: np.ndarray, hu: np.ndarray, median: LazyMedian, allowed: np.nd
     # across slices is what removes it.
     wide = _opened(allowed & window, spacing_kji if all(clear) else None) | core
     box = bbox(wide)  # holds the core: only its pieces are kept
-    labels, _ = ndimage.label(wide[box])
+    labels, _ = label(wide[box])
     keep = np.unique(labels[core[box]])
     out = np.zeros_like(wide)
     out[box] = np.isin(labels, keep[keep > 0])
@@ -187,7 +188,7 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
     box = bbox(mask, 1)
     if box is None:
         return out
-    background, n = ndimage.label(~mask[box])
+    background, n = label(~mask[box])
     outside = np.zeros(n + 1, dtype=bool)
     for axis in range(3):
         for index in (0, -1):

@@ -17,6 +17,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.morphology import convex_hull_image
 
+from .components import label
 from ..records import Volume
 from .body import fill_holes_2d
 from .filters import erode_cross
@@ -76,7 +77,7 @@ def _one_piece(stack: np.ndarray) -> np.ndarray:
     """(n,) bool: sections of ``stack`` holding something and at most one piece of
     _MIN_PIECE_PX pixels or more (pieces 4-connected in the section, as ndimage.label's
     default in 2D), from one labelling of the whole stack."""
-    labels, count = ndimage.label(stack, structure=_PLANE4)
+    labels, count = label(stack, structure=_PLANE4)
     big = np.bincount(labels[stack], minlength=count + 1)[1:] >= _MIN_PIECE_PX
     where = np.array([box[0].start for box in ndimage.find_objects(labels)], dtype=np.intp)
     pieces = np.bincount(where[big], minlength=stack.shape[0])

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from .components import label
+
 METAL_HU = 2500.0
 BLOOM_HU = 2000.0  # the rim of a metal object: denser than any bone
 BLOOM_MM = 2.0
@@ -26,7 +28,7 @@ def metal_mask(hu: np.ndarray, spacing) -> np.ndarray | None:
     core = hu >= METAL_HU
     if not core.any():
         return None
-    labels, n = ndimage.label(core, structure=np.ones((3, 3, 3), dtype=bool))
+    labels, n = label(core, structure=np.ones((3, 3, 3), dtype=bool))
     voxel_mm3 = float(np.prod(spacing))
     sizes = np.bincount(labels.ravel())
     keep = sizes * voxel_mm3 >= MIN_METAL_MM3

@@ -19,6 +19,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.segmentation import watershed
 
+from .components import label
 from .filters import dilate_cross
 
 _CONN = np.ones((3, 3, 3), dtype=bool)
@@ -46,7 +47,7 @@ def tree_leaves(f: np.ndarray, mask: np.ndarray, levels, accept, big_enough=None
     are big enough, since otherwise no split can happen (nor are the pieces cut out then).
     """
     seeds = np.zeros(mask.shape, dtype=np.int32)
-    labels, n = ndimage.label(mask, structure=_CONN)
+    labels, n = label(mask, structure=_CONN)
     stack = [(labels[box] == c, tuple(s.start for s in box), 0)
              for c, box in enumerate(ndimage.find_objects(labels), start=1)]
     count = 0
@@ -57,7 +58,7 @@ def tree_leaves(f: np.ndarray, mask: np.ndarray, levels, accept, big_enough=None
         split = None
         for li in range(start, len(levels)):
             above = piece & (fb >= levels[li])
-            sub, ns = ndimage.label(above, structure=_CONN)
+            sub, ns = label(above, structure=_CONN)
             if ns < 2:
                 if ns == 0:
                     break

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from .components import label
 from ..geometry import bbox
 from .body import step_2d, close_2d, fill_holes_2d
 from .enclosure import enclosure
@@ -139,7 +140,7 @@ def reconstruct(seeds: np.ndarray, mask: np.ndarray, structure: np.ndarray) -> n
     """ndimage.binary_propagation(seeds, structure, mask=mask) for seeds within mask: the pieces
     of ``mask`` (connected by ``structure``) that hold a seed, from one labelling instead of
     dilations repeated until nothing changes."""
-    labels, n = ndimage.label(mask, structure=structure)
+    labels, n = label(mask, structure=structure)
     hit = np.zeros(n + 1, dtype=bool)
     hit[labels[seeds]] = True
     hit[0] = False
@@ -174,7 +175,7 @@ def without_specks(cortex: np.ndarray, spacing) -> np.ndarray:
     if box is None:
         return out
     piece = cortex[box]
-    labels, n = ndimage.label(piece, structure=np.ones((3, 3, 3), dtype=bool))
+    labels, n = label(piece, structure=np.ones((3, 3, 3), dtype=bool))
     # Sizes counted on the labelled voxels only (label 0's count is never kept).
     sizes = np.bincount(labels[piece], minlength=n + 1) * float(np.prod(spacing)) / 1000.0
     keep = sizes >= PLAQUE_ML
@@ -235,7 +236,7 @@ def fatty_marrow(hu: np.ndarray, cortex: np.ndarray, spacing) -> np.ndarray:
     hu, cortex = hu[box], cortex[box]
     closed = close_2d(cortex, r)
     holes = fill_holes_2d(closed) & ~closed
-    labels, n = ndimage.label(holes)  # 3D: a canal is continuous from slice to slice
+    labels, n = label(holes)  # 3D: a canal is continuous from slice to slice
     if n == 0:
         return out
     # Median below the fat level <=> more than half of the voxels below it.
@@ -253,7 +254,7 @@ def fatty_marrow(hu: np.ndarray, cortex: np.ndarray, spacing) -> np.ndarray:
 def fill_specks(mask: np.ndarray, spacing) -> np.ndarray:
     """Fill holes smaller than SPECK_MM2 in each slice (gaps between trabeculae)."""
     holes = fill_holes_2d(mask) & ~mask
-    labels, n = ndimage.label(holes, structure=_PLANE8)
+    labels, n = label(holes, structure=_PLANE8)
     if n == 0:
         return mask
     area = np.bincount(labels[holes], minlength=n + 1) * float(spacing[0] * spacing[1])  # 0: never kept

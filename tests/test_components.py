@@ -1,0 +1,51 @@
+"""implantgen.segment.components.label against scipy.ndimage.label: the same labels, bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from implantgen.segment.components import label
+
+_PLANE4 = np.zeros((3, 3, 3), dtype=bool)
+_PLANE4[1] = ndimage.generate_binary_structure(2, 1)
+_PLANE8 = np.zeros((3, 3, 3), dtype=bool)
+_PLANE8[1] = True
+_ODD = np.zeros((3, 3, 3), dtype=bool)
+_ODD[1, 1, :] = _ODD[:, 1, 1] = True  # a line structure: no cc3d connectivity, ndimage's own
+STRUCTURES = {"default": None, "faces": ndimage.generate_binary_structure(3, 1),
+              "edges": ndimage.generate_binary_structure(3, 2), "box": np.ones((3, 3, 3), dtype=bool),
+              "plane4": _PLANE4, "plane8": _PLANE8, "odd": _ODD}
+
+
+def _blobs(rng, shape, level):
+    """Random blobs (smoothed noise above a level): many components, touching by faces,
+    edges and corners."""
+    return ndimage.gaussian_filter(rng.random(shape), 1.2) > level
+
+
+@pytest.mark.parametrize("name", list(STRUCTURES))
+@pytest.mark.parametrize("seed", range(3))
+def test_labels_are_ndimage_s(name, seed):
+    rng = np.random.default_rng(seed)
+    mask = _blobs(rng, (23, 31, 29), 0.56 + 0.01 * seed)
+    want, n_want = ndimage.label(mask, STRUCTURES[name])
+    got, n_got = label(mask, STRUCTURES[name])
+    assert n_got == n_want > 20
+    assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+def test_views_non_bool_2d_and_empty():
+    rng = np.random.default_rng(7)
+    big = _blobs(rng, (30, 40, 50), 0.5)
+    view = big[3:27, ::2, 5:45]  # not contiguous
+    assert np.array_equal(label(view)[0], ndimage.label(view)[0])
+    counts = big.astype(np.uint8) * rng.integers(1, 5, big.shape)  # every non-zero value is foreground
+    assert np.array_equal(label(counts, np.ones((3, 3, 3)))[0], ndimage.label(counts, np.ones((3, 3, 3)))[0])
+    flat = big[10]
+    for s in (None, np.ones((3, 3), dtype=bool)):
+        assert np.array_equal(label(flat, s)[0], ndimage.label(flat, s)[0])
+    empty = np.zeros((4, 5, 6), dtype=bool)
+    got, n = label(empty, _PLANE4)
+    assert n == 0 and not got.any() and got.dtype == np.int32
