@@ -27,7 +27,8 @@ from .body import body_parts, full_bbox, upsample
 from .features import bone_features, touching_pairs
 from .long_bone import long_bone_solid, slicing_axis
 from .metal import STREAK_MM, grow_mm, metal_mask
-from .names import hip_pieces, is_long, name_bones
+from .joint import split_merged_femurs
+from .names import hip_pieces, is_long, midline_x, name_bones
 from .separate import separate_bones
 from .solid import REACH_MM, bone_solid, tissue_levels
 
@@ -107,6 +108,11 @@ def _bones(volume: Volume, box, body_x, mask, g, marrow, cortex_hu):
         lut = np.arange(len(feats) + 1)
         lut[list(pieces)] = list(pieces.values())
         labels, feats = measured(lut[labels])
+        names = name_bones(feats, body_x)
+    femurs = split_merged_femurs(labels, names, g, cortex_hu, spacing, _affine(volume, box),
+                                 midline_x(feats, names))
+    if femurs is not None:  # no gap showed at a hip joint: the femur was cut off along its head
+        labels, feats = measured(femurs)
         names = name_bones(feats, body_x)
     for f in feats:
         if is_long(f):

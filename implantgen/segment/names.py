@@ -141,6 +141,14 @@ def _unique(feats, kind: dict[int, str]) -> dict[int, str]:
     return names
 
 
+def midline_x(feats: list[BoneFeatures], names: dict[int, str]) -> float | None:
+    """LPS x (mm) of the spine's named bones (their volume-weighted centroid), or None."""
+    spine = [f for f in feats if names[f.label].startswith(("vertebra", "sacrum"))]
+    if not spine:
+        return None
+    return float(np.average([f.centroid[0] for f in spine], weights=[f.volume_ml for f in spine]))
+
+
 def hip_pieces(feats: list[BoneFeatures], names: dict[int, str], touching: set) -> dict[int, int]:
     """{label: hip label} for unnamed pieces that belong to a hip bone.
 
@@ -150,10 +158,9 @@ def hip_pieces(feats: list[BoneFeatures], names: dict[int, str], touching: set) 
     """
     by_label = {f.label: f for f in feats}
     hips = {n: l for l, n in names.items() if n in ("hip_left", "hip_right")}
-    spine = [f for f in feats if names[f.label].startswith(("vertebra", "sacrum"))]
-    if not hips or not spine:
+    midline = midline_x(feats, names)
+    if not hips or midline is None:
         return {}
-    midline = float(np.average([f.centroid[0] for f in spine], weights=[f.volume_ml for f in spine]))
     out = {}
     for lab, name in names.items():
         f = by_label[lab]
