@@ -17,6 +17,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.segmentation import watershed
 
+from .components import label
 from .separate import FLAT_ABOVE
 
 HEAD_RADII_MM = np.arange(18.0, 31.0, 1.5)  # femoral heads are about 36 to 60 mm across
@@ -87,7 +88,7 @@ def cut_femur(region: np.ndarray, g: np.ndarray, cortex_hu: float, spacing, affi
     voxel_ml = float(np.prod(spacing)) / 1000.0
     axes = np.ogrid[tuple(slice(0, n) for n in region.shape)]
     dist = np.sqrt(sum(np.float32(((axes[a] - centre[a]) * spacing[2 - a]) ** 2) for a in range(3)))
-    pieces, n = ndimage.label(region & ((dist < radius) | (dist >= radius + JOINT_MM)))
+    pieces, n = label(region & ((dist < radius) | (dist >= radius + JOINT_MM)))
     inside = pieces[tuple(np.round(centre).astype(int))]
     sizes = np.bincount(pieces.ravel(), minlength=n + 1) * voxel_ml
     ball = 4.0 / 3.0 * np.pi * radius ** 3 / 1000.0
