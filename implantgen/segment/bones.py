@@ -27,6 +27,7 @@ from .body import body_parts, full_bbox, upsample
 from .features import bone_features, touching_pairs
 from .long_bone import long_bone_solid, slicing_axis
 from .metal import STREAK_MM, grow_mm, metal_mask
+from .head_cap import rejoin_head_caps
 from .joint import split_merged_femurs
 from .names import hip_pieces, is_long, midline_x, name_bones
 from .separate import separate_bones
@@ -76,14 +77,16 @@ def segment_bones(volume: Volume, *, roi=None) -> BoneSegmentation:
         return BoneSegmentation(labels=np.zeros(shape, dtype=np.uint8), names={}, metal=metal_full,
                                 warnings=tuple(warnings + ["No bone found on this CT."]))
     labels, names = _bones(volume, _offset(box, bone_box), body_x, solid.mask[bone_box],
-                           solid.g[bone_box], solid.marrow[bone_box], solid.levels.cortex)
+                           solid.g[bone_box], solid.marrow[bone_box], solid.levels.cortex,
+                           None if metal is None else metal[bone_box])
     out = np.zeros(shape, dtype=np.uint8 if len(names) < 256 else np.uint16)
     out[_offset(box, bone_box)] = labels
     return BoneSegmentation(labels=out, names=names, metal=metal_full, warnings=tuple(warnings))
 
 
-def _bones(volume: Volume, box, body_x, mask, g, marrow, cortex_hu):
-    """(labels, names) of the separated, cleaned, named bones of ``mask`` (on ``box``)."""
+def _bones(volume: Volume, box, body_x, mask, g, marrow, cortex_hu, metal=None):
+    """(labels, names) of the separated, cleaned, named bones of ``mask`` (on ``box``);
+    ``metal`` (bool, or None) is kept out of them."""
     spacing = volume.spacing
     labels = separate_bones(mask, g, cortex_hu, spacing, marrow)
 
@@ -113,6 +116,11 @@ def _bones(volume: Volume, box, body_x, mask, g, marrow, cortex_hu):
                                  midline_x(feats, names))
     if femurs is not None:  # no gap showed at a hip joint: the femur was cut off along its head
         labels, feats = measured(femurs)
+        names = name_bones(feats, body_x)
+    capped = rejoin_head_caps(labels, names, g, metal, spacing, _affine(volume, box),
+                              midline_x(feats, names))
+    if capped is not None:  # metal let the density split run through a femoral head
+        labels, feats = measured(capped)
         names = name_bones(feats, body_x)
     for f in feats:
         if is_long(f):

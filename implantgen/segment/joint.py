@@ -30,6 +30,8 @@ HEAD_FILLED = 0.75  # the piece inside the cut fills at least this share of the 
 HIP_MIN_ML = 40.0  # the hip bone left outside the cut is at least this big
 NECK_MIN_ML = 1.0  # smaller pieces outside the cut are left to the watershed
 N_DIRECTIONS = 128
+PRIOR_MM = 9.0  # a head sought near a known place: its centre is at most this far from it
+PRIOR_RADIUS_MM = 1.5  # ... and its radius this close to the one expected
 
 
 def _directions(n: int) -> np.ndarray:
@@ -45,11 +47,12 @@ def _z_mm(kji: np.ndarray, affine: np.ndarray) -> np.ndarray:
     return kji[..., ::-1] @ affine[2, :3] + affine[2, 3]
 
 
-def find_head(region: np.ndarray, g: np.ndarray, spacing, affine: np.ndarray):
+def find_head(region: np.ndarray, g: np.ndarray, spacing, affine: np.ndarray, prior=None):
     """(centre (k, j, i) float, radius mm) of the femoral head in ``region``, or None.
 
     Centres are tried at points deep in the region's lower half; the score of a sphere is how
-    much brighter ``g`` is on it than on the spheres RING_MM inside and outside of it.
+    much brighter ``g`` is on it than on the spheres RING_MM inside and outside of it.  ``prior``
+    (centre (k, j, i), radius mm), when given, keeps to heads near that one.
     """
     spacing = np.asarray(spacing, dtype=float)
     kji_mm = spacing[::-1]
@@ -58,6 +61,10 @@ def find_head(region: np.ndarray, g: np.ndarray, spacing, affine: np.ndarray):
     cand = cand[_z_mm(cand, affine) < _z_mm(np.argwhere(region), affine).mean()]
     step = np.maximum(np.round(CANDIDATE_STEP_MM / kji_mm).astype(int), 1)
     cand = cand[np.all(cand % step == 0, axis=1)]
+    radius_ok = np.ones(len(HEAD_RADII_MM), dtype=bool)
+    if prior is not None:
+        cand = cand[np.linalg.norm((cand - prior[0]) * kji_mm, axis=1) <= PRIOR_MM]
+        radius_ok = np.abs(HEAD_RADII_MM - prior[1]) <= PRIOR_RADIUS_MM
     if len(cand) == 0:
         return None
     # g sampled along rays from every candidate at every radius needed (a 1.5 mm grid covers
@@ -70,6 +77,7 @@ def find_head(region: np.ndarray, g: np.ndarray, spacing, affine: np.ndarray):
     off = int(round(RING_MM / 1.5))
     r0 = np.arange(off, off + len(HEAD_RADII_MM))
     score = ring[:, r0] - 0.5 * (ring[:, r0 - off] + ring[:, r0 + off])
+    score[:, ~radius_ok] = -np.inf
     c, r = np.unravel_index(int(np.argmax(score)), score.shape)
     if score[c, r] < MIN_SHELL_HU:
         return None
