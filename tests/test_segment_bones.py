@@ -55,12 +55,20 @@ def labels_named(seg, prefix: str) -> list[int]:
     return [k for k, n in seg.names.items() if n.startswith(prefix)]
 
 
-@pytest.mark.parametrize("name, floor", [("abdomen_dicom", 0.77), ("abdomen_3mm", 0.88)])
+@pytest.mark.parametrize("name, floor", [("abdomen_dicom", 0.785), ("abdomen_3mm", 0.88)])
 def test_union_of_bones_matches_reference(name, floor):
     volume, ref, seg = real(name)
     assert seg.labels.shape == volume.shape
     assert set(np.unique(seg.labels)) - {0} == set(seg.names)
     assert dice(seg.labels > 0, np.isin(ref, BONE_LABELS)) >= floor
+
+
+def test_aorta_with_contrast_and_plaques_is_not_bone():
+    # Its lumen (150-250 HU with contrast) and calcified wall lie against the vertebral bodies:
+    # 3300 of its voxels were taken for vertebra, 999 now (partial volume at the contact).
+    volume, ref, seg = real("abdomen_dicom")
+    aorta = ref == {n: k for k, n in NAMES.items()}["aorta"]
+    assert np.count_nonzero(aorta & (seg.labels > 0)) < 1500
 
 
 def test_vertebrae_come_apart_in_abdomen_3mm():

@@ -26,6 +26,7 @@ from ..geometry import bbox
 from .body import step_2d, close_2d, fill_holes_2d
 from .enclosure import enclosure
 from .filters import box_extreme, erode_cross
+from .vessel import smooth_lumen, vessel_wall
 
 # Soft tissue's own level, from the scan: the 75th percentile of body voxels in this range.
 SOFT_RANGE_HU = (-20.0, 200.0)
@@ -315,6 +316,19 @@ def _smooth_near(hu: np.ndarray, spacing, cortex_hu: float):
     return g, near
 
 
+def _without_vessels(inside: np.ndarray, g: np.ndarray, near, spacing, levels: Levels) -> np.ndarray:
+    """``inside`` less the contrast-filled lumen of large vessels and their walls (vessel.py),
+    looked for on the ``near`` box, where g is smoothed."""
+    gn = g[near]
+    lumen = smooth_lumen(smooth(gn, spacing, WIDE_MM), local_sd(gn, spacing, TEXTURE_MM),
+                         spacing, levels.trabecular)
+    if not lumen.any():
+        return inside
+    out = inside.copy()
+    out[near] &= ~vessel_wall(lumen, spacing)
+    return out
+
+
 def bone_solid(hu: np.ndarray, body: np.ndarray, spacing, exclude: np.ndarray | None = None,
                levels: Levels | None = None) -> Solid:
     """Every bone as one bool mask with its interior.
@@ -324,6 +338,8 @@ def bone_solid(hu: np.ndarray, body: np.ndarray, spacing, exclude: np.ndarray | 
     levels = levels or tissue_levels(hu, body)
     g, near = _smooth_near(hu, spacing, levels.cortex)
     inside = body if exclude is None else body & ~exclude
+    if near is not None:
+        inside = _without_vessels(inside, g, near, spacing, levels)
     cortex = np.zeros(hu.shape, dtype=bool)
     if near is not None:
         cortex[near] = (g[near] > levels.cortex) & inside[near]
