@@ -12,7 +12,9 @@ marrow of a long bone is negative.  So bone is built from three parts:
   bone (the spinal canal is walled in too, but holds fluid and cord, not fat).
 
 Then the surface is set where partial volume puts it (trim_edge), and an intervertebral disc,
-walled in by endplates above and below, is kept out of the trabecular interior (disc_like).
+walled in by endplates above and below, is kept out of the trabecular interior (disc_like), with
+the partial-volume slice where a body ends against it (disc.py).  The contrast-filled lumen of
+large vessels and their calcified walls are never bone (vessel.py).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from scipy import ndimage
 
 from ..geometry import bbox
 from .body import step_2d, close_2d, fill_holes_2d
+from .disc import disc_edge
 from .enclosure import enclosure
 from .filters import box_extreme, erode_cross
 from .vessel import smooth_lumen, vessel_wall
@@ -126,13 +129,17 @@ def trabecular_interior(g: np.ndarray, cortex: np.ndarray, body: np.ndarray, spa
     if not dense.any():
         return out
     dense &= ~disc_like(wide, spacing)
-    dense, walls, gb = dense[inner[0]], walls[box], g[near]
+    dense, walls, gb, wide = dense[inner[0]], walls[box], g[near], wide[inner[0]]
     walled = enclosure(walls, spacing, REACH_MM)
     seeds = dense & (walled >= MIN_ENCLOSED)
     # Hysteresis, in the same slice: less walled-in voxels next to walled-in ones are interior
     # too (a wide gap in a blurred cortex), if textured like trabecular bone.
     loose = dense & (walled >= LOOSE_ENCLOSED) & (local_sd(gb, spacing, TEXTURE_MM)[inner] >= TEXTURE_SD)
-    out[box] = reconstruct(seeds, loose | seeds, _PLANE4)
+    interior = reconstruct(seeds, loose | seeds, _PLANE4)
+    # Where the interior ends along k against soft tissue (a disc), the partial-volume slice
+    # is bone only if more than half-way from the disc to the bone beyond it (disc.py).
+    core = (wide > FAT_MARROW_HU) & ~interior & body[box] & ~cortex[box]
+    out[box] = interior & ~disc_edge(interior, core, wide, spacing)
     return out
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from .body import wide_patches
+
 LUMEN_SD = 12.0  # HU over ~5 mm: blood is smooth to within the noise; trabecular bone is not
 LUMEN_MM2 = 100.0  # a lumen's section is wide (the aorta ~400 mm2); bone has no smooth patch so big
 WALL_MM = 3.0  # plaques lie in the vessel's wall, within this of its lumen
@@ -30,13 +32,4 @@ def vessel_wall(lumen: np.ndarray, spacing) -> np.ndarray:
 def smooth_lumen(wide: np.ndarray, texture: np.ndarray, spacing, trabecular_hu: float) -> np.ndarray:
     """In-plane patches of at least LUMEN_MM2 denser than ``trabecular_hu`` (``wide``: HU
     smoothed over ~1.5 mm) and smooth (``texture``: local SD below LUMEN_SD)."""
-    patch = (texture < LUMEN_SD) & (wide > trabecular_hu)
-    plane = np.zeros((3, 3, 3), dtype=bool)
-    plane[1] = True
-    labels, n = ndimage.label(patch, structure=plane)
-    if n == 0:
-        return patch
-    area = np.bincount(labels[patch], minlength=n + 1) * float(spacing[0] * spacing[1])
-    wide_enough = area >= LUMEN_MM2
-    wide_enough[0] = False
-    return wide_enough[labels]
+    return wide_patches((texture < LUMEN_SD) & (wide > trabecular_hu), spacing, LUMEN_MM2)
