@@ -328,7 +328,7 @@ def _without_vessels(inside: np.ndarray, g: np.ndarray, near, spacing, levels: L
     looked for on the ``near`` box, where g is smoothed."""
     gn = g[near]
     lumen = smooth_lumen(smooth(gn, spacing, WIDE_MM), local_sd(gn, spacing, TEXTURE_MM),
-                         spacing, levels.trabecular)
+                         spacing, levels.soft, levels.trabecular)
     if not lumen.any():
         return inside
     out = inside.copy()
