@@ -25,11 +25,11 @@ import numpy as np
 from scipy import ndimage
 
 from ..geometry import bbox
-from .body import step_2d, close_2d, fill_holes_2d
+from .body import step_2d, close_2d, fill_holes_2d, wide_patches
 from .disc import disc_edge
 from .enclosure import enclosure
 from .filters import box_extreme, erode_cross
-from .vessel import smooth_lumen, vessel_wall
+from .vessel import ENHANCED_HU, LUMEN_MM2, SEARCH_MM, smooth_lumen, vessel_wall
 
 # Soft tissue's own level, from the scan: the 75th percentile of body voxels in this range.
 SOFT_RANGE_HU = (-20.0, 200.0)
@@ -327,12 +327,21 @@ def _without_vessels(inside: np.ndarray, g: np.ndarray, near, spacing, levels: L
     """``inside`` less the contrast-filled lumen of large vessels and their walls (vessel.py),
     looked for on the ``near`` box, where g is smoothed."""
     gn = g[near]
-    lumen = smooth_lumen(smooth(gn, spacing, WIDE_MM), local_sd(gn, spacing, TEXTURE_MM),
+    # Blood with contrast lies between the enhanced level and the cortex level (bar noise): a
+    # lumen can only be around wide patches of such voxels, and is looked for only there (a
+    # scan without contrast has none: the texture filters are not run).
+    enhanced = wide_patches((gn > levels.soft + ENHANCED_HU) & (gn < levels.cortex), spacing, LUMEN_MM2)
+    box = bbox(enhanced, (0,) + tuple(int(np.ceil(SEARCH_MM / float(s))) for s in (spacing[1], spacing[0])))
+    if box is None:
+        return inside
+    sub = gn[box]
+    lumen = smooth_lumen(smooth(sub, spacing, WIDE_MM), local_sd(sub, spacing, TEXTURE_MM),
                          spacing, levels.soft, levels.trabecular)
     if not lumen.any():
         return inside
     out = inside.copy()
-    out[near] &= ~vessel_wall(lumen, spacing)
+    where = tuple(slice(n.start + b.start, n.start + b.stop) for n, b in zip(near, box))
+    out[where] &= ~vessel_wall(lumen, spacing)
     return out
 
 

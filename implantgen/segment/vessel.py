@@ -18,6 +18,7 @@ LUMEN_SD = 12.0  # HU over ~5 mm: blood is smooth to within the noise; trabecula
 LUMEN_MM2 = 100.0  # a lumen's section is wide (the aorta ~400 mm2); bone has no smooth patch so big
 ENHANCED_HU = 45.0  # contrast lifts arterial blood this far above soft tissue (veins, organs less)
 WALL_MM = 3.0  # plaques lie in the vessel's wall, within this of its lumen
+SEARCH_MM = 15.0  # around enhanced patches: the rest of a lumen, its wall, the filters' reach
 
 _PLANE8 = np.zeros((3, 3, 3), dtype=bool)
 _PLANE8[1] = True
