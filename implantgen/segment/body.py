@@ -75,6 +75,19 @@ def fill_holes_2d(mask: np.ndarray) -> np.ndarray:
     return ~outside[background] | mask
 
 
+def wide_patches(mask: np.ndarray, spacing, min_mm2: float) -> np.ndarray:
+    """The in-plane (8-connected) pieces of ``mask`` of at least ``min_mm2``."""
+    plane = np.zeros((3, 3, 3), dtype=bool)
+    plane[1] = True
+    labels, n = ndimage.label(mask, structure=plane)
+    if n == 0:
+        return mask
+    area = np.bincount(labels[mask], minlength=n + 1) * float(spacing[0] * spacing[1])
+    keep = area >= min_mm2
+    keep[0] = False
+    return keep[labels]
+
+
 def _span(rows: np.ndarray):
     """(first, last, span) of each row of the (k, n) bool ``rows``: the indices of its first and
     last True (0 where none), and True between them."""

@@ -12,7 +12,9 @@ marrow of a long bone is negative.  So bone is built from three parts:
   bone (the spinal canal is walled in too, but holds fluid and cord, not fat).
 
 Then the surface is set where partial volume puts it (trim_edge), and an intervertebral disc,
-walled in by endplates above and below, is kept out of the trabecular interior (disc_like).
+walled in by endplates above and below, is kept out of the trabecular interior (disc_like), with
+the partial-volume slice where a body ends against it (disc.py).  The contrast-filled lumen of
+large vessels and their calcified walls are never bone (vessel.py).
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ from scipy import ndimage
 
 from .components import label
 from ..geometry import bbox
-from .body import step_2d, close_2d, fill_holes_2d
+from .body import step_2d, close_2d, fill_holes_2d, wide_patches
+from .disc import disc_edge
 from .enclosure import enclosure
 from .filters import box_extreme, erode_cross
+from .vessel import ENHANCED_HU, LUMEN_MM2, SEARCH_MM, smooth_lumen, vessel_wall
 
 # Soft tissue's own level, from the scan: the 75th percentile of body voxels in this range.
 SOFT_RANGE_HU = (-20.0, 200.0)
@@ -126,13 +130,17 @@ def trabecular_interior(g: np.ndarray, cortex: np.ndarray, body: np.ndarray, spa
     if not dense.any():
         return out
     dense &= ~disc_like(wide, spacing)
-    dense, walls, gb = dense[inner[0]], walls[box], g[near]
+    dense, walls, gb, wide = dense[inner[0]], walls[box], g[near], wide[inner[0]]
     walled = enclosure(walls, spacing, REACH_MM)
     seeds = dense & (walled >= MIN_ENCLOSED)
     # Hysteresis, in the same slice: less walled-in voxels next to walled-in ones are interior
     # too (a wide gap in a blurred cortex), if textured like trabecular bone.
     loose = dense & (walled >= LOOSE_ENCLOSED) & (local_sd(gb, spacing, TEXTURE_MM)[inner] >= TEXTURE_SD)
-    out[box] = reconstruct(seeds, loose | seeds, _PLANE4)
+    interior = reconstruct(seeds, loose | seeds, _PLANE4)
+    # Where the interior ends along k against soft tissue (a disc), the partial-volume slice
+    # is bone only if more than half-way from the disc to the bone beyond it (disc.py).
+    core = (wide > FAT_MARROW_HU) & ~interior & body[box] & ~cortex[box]
+    out[box] = interior & ~disc_edge(interior, core, wide, spacing)
     return out
 
 
@@ -316,6 +324,28 @@ def _smooth_near(hu: np.ndarray, spacing, cortex_hu: float):
     return g, near
 
 
+def _without_vessels(inside: np.ndarray, g: np.ndarray, near, spacing, levels: Levels) -> np.ndarray:
+    """``inside`` less the contrast-filled lumen of large vessels and their walls (vessel.py),
+    looked for on the ``near`` box, where g is smoothed."""
+    gn = g[near]
+    # Blood with contrast lies between the enhanced level and the cortex level (bar noise): a
+    # lumen can only be around wide patches of such voxels, and is looked for only there (a
+    # scan without contrast has none: the texture filters are not run).
+    enhanced = wide_patches((gn > levels.soft + ENHANCED_HU) & (gn < levels.cortex), spacing, LUMEN_MM2)
+    box = bbox(enhanced, (0,) + tuple(int(np.ceil(SEARCH_MM / float(s))) for s in (spacing[1], spacing[0])))
+    if box is None:
+        return inside
+    sub = gn[box]
+    lumen = smooth_lumen(smooth(sub, spacing, WIDE_MM), local_sd(sub, spacing, TEXTURE_MM),
+                         spacing, levels.soft, levels.trabecular)
+    if not lumen.any():
+        return inside
+    out = inside.copy()
+    where = tuple(slice(n.start + b.start, n.start + b.stop) for n, b in zip(near, box))
+    out[where] &= ~vessel_wall(lumen, spacing)
+    return out
+
+
 def bone_solid(hu: np.ndarray, body: np.ndarray, spacing, exclude: np.ndarray | None = None,
                levels: Levels | None = None) -> Solid:
     """Every bone as one bool mask with its interior.
@@ -325,6 +355,8 @@ def bone_solid(hu: np.ndarray, body: np.ndarray, spacing, exclude: np.ndarray | 
     levels = levels or tissue_levels(hu, body)
     g, near = _smooth_near(hu, spacing, levels.cortex)
     inside = body if exclude is None else body & ~exclude
+    if near is not None:
+        inside = _without_vessels(inside, g, near, spacing, levels)
     cortex = np.zeros(hu.shape, dtype=bool)
     if near is not None:
         cortex[near] = (g[near] > levels.cortex) & inside[near]

@@ -1,0 +1,48 @@
+"""The contrast-filled lumen of large vessels, and its wall: never bone.
+
+On a contrast scan the aorta's blood (150-250 HU) is as dense as osteoporotic trabecular bone,
+and noise lifts some of it over the cortex level; the calcified plaques of its wall are denser
+still, and together with the vertebral body they wall the lumen in as cortex walls marrow.  The
+aorta lies against the vertebral bodies, so all of it joins the spine.  Blood is smooth where
+bone is textured (trabeculae, cortex edges): a wide patch that is smooth to within the noise and
+well above soft tissue (contrast) is a lumen, and what lies within a vessel wall of it is
+plaque.  (Without contrast the lumen is soft tissue: nothing is found.)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+LUMEN_SD = 12.0  # HU over ~5 mm: blood is smooth to within the noise; trabecular bone is not
+LUMEN_MM2 = 100.0  # a lumen's section is wide (the aorta ~400 mm2); bone has no smooth patch so big
+ENHANCED_HU = 45.0  # contrast lifts arterial blood this far above soft tissue (veins, organs less)
+WALL_MM = 3.0  # plaques lie in the vessel's wall, within this of its lumen
+SEARCH_MM = 15.0  # around enhanced patches: the rest of a lumen, its wall, the filters' reach
+
+_PLANE8 = np.zeros((3, 3, 3), dtype=bool)
+_PLANE8[1] = True
+
+
+def vessel_wall(lumen: np.ndarray, spacing) -> np.ndarray:
+    """``lumen`` grown in-plane by WALL_MM (a disk): the lumen with the wall around it."""
+    r = [int(round(WALL_MM / float(s))) for s in (spacing[1], spacing[0])]
+    jj, ii = np.mgrid[-r[0]:r[0] + 1, -r[1]:r[1] + 1]
+    disk = ((jj * float(spacing[1])) ** 2 + (ii * float(spacing[0])) ** 2) <= WALL_MM ** 2
+    return ndimage.binary_dilation(lumen, structure=disk[None])
+
+
+def smooth_lumen(wide: np.ndarray, texture: np.ndarray, spacing, soft_hu: float,
+                 trabecular_hu: float) -> np.ndarray:
+    """In-plane patches of at least LUMEN_MM2, smooth (``texture``: local SD below LUMEN_SD),
+    denser than ``trabecular_hu`` and on average ENHANCED_HU above ``soft_hu`` (``wide``: HU
+    smoothed over ~1.5 mm): arterial blood with contrast, not a vein or an organ."""
+    patch = (texture < LUMEN_SD) & (wide > trabecular_hu)
+    labels, n = ndimage.label(patch, structure=_PLANE8)
+    if n == 0:
+        return patch
+    count = np.bincount(labels[patch], minlength=n + 1)  # label 0 (outside) is never kept
+    mean = np.bincount(labels[patch], weights=wide[patch], minlength=n + 1) / np.maximum(count, 1)
+    keep = (count * float(spacing[0] * spacing[1]) >= LUMEN_MM2) & (mean >= soft_hu + ENHANCED_HU)
+    keep[0] = False
+    return keep[labels]
