@@ -327,3 +327,26 @@ def test_long_bar_fits_diagonally():
     x, y, z = r["extent_mm"]
     assert x <= 250 and y <= 210 and z <= 210
     assert r["build_volume_mm"] == [250.0, 210.0, 210.0]
+
+
+def test_float32_twin_vertices_are_joined_so_the_stl_stays_closed():
+    # A closed sphere with one edge shrunk to 1e-7 mm (simplify() was seen to leave such an edge
+    # at a sharp corner): as float32, as an STL stores it, its ends are one point.
+    sphere = trimesh.creation.icosphere(subdivisions=2, radius=10.0)
+    v = np.array(sphere.vertices, dtype=np.float64) + [-91.7, 26.2, -270.5]  # patient-like mm
+    a, b = sphere.edges_unique[0]
+    v[b] = v[a] + 1e-7 * (v[b] - v[a]) / np.linalg.norm(v[b] - v[a])
+    assert len(np.unique(v.astype(np.float32), axis=0)) == len(v) - 1
+    read = trimesh.Trimesh(v.astype(np.float32).astype(np.float64), sphere.faces, process=True)
+    assert not read.is_watertight  # what a reader made of it before: two slivers, not closed
+
+    from implantgen.mesh.cut import float32_twins_joined
+
+    verts, faces = float32_twins_joined(v, np.asarray(sphere.faces))
+    assert len(verts) == len(v) - 1 and len(faces) == len(sphere.faces) - 2
+    joined = trimesh.Trimesh(verts.astype(np.float32).astype(np.float64), faces, process=True)
+    assert joined.is_watertight and joined.is_winding_consistent and joined.volume > 0
+    assert abs(joined.volume - trimesh.Trimesh(v, sphere.faces).volume) < 1e-3
+    # No twins: the very same arrays back.
+    same = float32_twins_joined(np.asarray(sphere.vertices), np.asarray(sphere.faces))
+    assert same[0] is not None and np.array_equal(same[1], sphere.faces)

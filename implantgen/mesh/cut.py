@@ -22,10 +22,31 @@ def to_manifold(mesh: trimesh.Trimesh) -> manifold3d.Manifold:
 
 
 def from_manifold(m: manifold3d.Manifold) -> trimesh.Trimesh:
-    """The solid as a trimesh, vertices as the kernel made them (no merging by distance)."""
+    """The solid as a trimesh, vertices as the kernel made them (no merging by distance), save
+    any pair that an STL's float32 would make one (see float32_twins_joined)."""
     out = m.simplify(TOLERANCE_MM).to_mesh64()
-    return trimesh.Trimesh(np.asarray(out.vert_properties)[:, :3], np.asarray(out.tri_verts, np.int64),
-                           process=False)
+    vertices, faces = float32_twins_joined(np.asarray(out.vert_properties)[:, :3],
+                                           np.asarray(out.tri_verts, np.int64))
+    return trimesh.Trimesh(vertices, faces, process=False)
+
+
+def float32_twins_joined(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(vertices, faces) with vertices equal in float32 joined (the first one kept), the faces
+    that collapse dropped, and unused vertices removed.
+
+    simplify() leaves an edge shorter than its tolerance where collapsing it would fold a
+    sharp corner (one of 5.6e-6 mm was seen); an STL reader joins its ends by their float32
+    positions, and the two triangles on it become slivers of zero area, so the read-back file
+    would not be closed.  Collapsing such an edge here keeps the solid closed (the read-back
+    check in export.design_files holds it to that).
+    """
+    _, first, twin = np.unique(vertices.astype(np.float32), axis=0, return_index=True, return_inverse=True)
+    if len(first) == len(vertices):
+        return vertices, faces
+    faces = first[twin.ravel()][faces]  # every vertex as the first of its float32 twins
+    faces = faces[(faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2]) & (faces[:, 0] != faces[:, 2])]
+    used, faces = np.unique(faces, return_inverse=True)
+    return vertices[used], faces.reshape(-1, 3)
 
 
 def keep_between_planes(mesh: trimesh.Trimesh, low: tuple, high: tuple) -> trimesh.Trimesh:

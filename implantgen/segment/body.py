@@ -79,7 +79,7 @@ def wide_patches(mask: np.ndarray, spacing, min_mm2: float) -> np.ndarray:
     """The in-plane (8-connected) pieces of ``mask`` of at least ``min_mm2``."""
     plane = np.zeros((3, 3, 3), dtype=bool)
     plane[1] = True
-    labels, n = ndimage.label(mask, structure=plane)
+    labels, n = label(mask, structure=plane)
     if n == 0:
         return mask
     area = np.bincount(labels[mask], minlength=n + 1) * float(spacing[0] * spacing[1])

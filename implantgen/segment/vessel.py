@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from .components import label
+
 LUMEN_SD = 12.0  # HU over ~5 mm: blood is smooth to within the noise; trabecular bone is not
 LUMEN_MM2 = 100.0  # a lumen's section is wide (the aorta ~400 mm2); bone has no smooth patch so big
 ENHANCED_HU = 45.0  # contrast lifts arterial blood this far above soft tissue (veins, organs less)
@@ -38,7 +40,7 @@ def smooth_lumen(wide: np.ndarray, texture: np.ndarray, spacing, soft_hu: float,
     denser than ``trabecular_hu`` and on average ENHANCED_HU above ``soft_hu`` (``wide``: HU
     smoothed over ~1.5 mm): arterial blood with contrast, not a vein or an organ."""
     patch = (texture < LUMEN_SD) & (wide > trabecular_hu)
-    labels, n = ndimage.label(patch, structure=_PLANE8)
+    labels, n = label(patch, structure=_PLANE8)
     if n == 0:
         return patch
     count = np.bincount(labels[patch], minlength=n + 1)  # label 0 (outside) is never kept
