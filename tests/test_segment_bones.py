@@ -2,8 +2,9 @@
 
 The real scans' reference is a third-party model's output, so the Dice floors below are what
 this method measures today, with a little slack: a drop shows a regression.  On abdomen_dicom
-the reference was made on a 3 mm grid and upsampled (its edges step every 3 mm), which caps the
-Dice any 1 mm segmentation can reach against it (about 0.86 for a perfect one, see the report).
+the reference was made on a 3 mm grid and upsampled (test_abdomen_dicom_reference_is_a_3mm_grid
+proves it), which caps the Dice any 1 mm segmentation can reach against it: a segmentation
+scored against its own 3 mm blocks reaches about 0.88.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from implantgen import load_ct
 from implantgen.load import load_label_map
@@ -61,6 +63,26 @@ def test_union_of_bones_matches_reference(name, floor):
     assert seg.labels.shape == volume.shape
     assert set(np.unique(seg.labels)) - {0} == set(seg.names)
     assert dice(seg.labels > 0, np.isin(ref, BONE_LABELS)) >= floor
+
+
+def on_grid(mask: np.ndarray, grid) -> np.ndarray:
+    """``mask`` brought onto ``grid`` (voxel counts) and back by scipy's zoom with order 0, as
+    TotalSegmentator's 3 mm model resamples its input and its output."""
+    small = ndimage.zoom(mask.astype(np.uint8), [g / n for g, n in zip(grid, mask.shape)], order=0)
+    return ndimage.zoom(small, [n / g for n, g in zip(mask.shape, small.shape)], order=0) > 0
+
+
+def test_abdomen_dicom_reference_is_a_3mm_grid():
+    volume, ref, seg = real("abdomen_dicom")
+    grid = tuple(int(round(n * s / 3.0)) for n, s in zip(volume.shape, volume.spacing[::-1]))
+    assert grid == (13, 167, 167)
+    bones = np.isin(ref, BONE_LABELS)
+    # Every voxel of the reference is what its 3 mm grid, upsampled, gives: it was drawn there.
+    assert np.array_equal(on_grid(bones, grid), bones)
+    ours = seg.labels > 0
+    assert dice(ours, on_grid(ours, grid)) < 0.9  # a 1 mm segmentation against its own 3 mm blocks
+    # Ours drawn on that grid, as the reference was: measured 0.83 (0.79 at 1 mm).
+    assert dice(on_grid(ours, grid), bones) >= 0.82
 
 
 def test_aorta_with_contrast_and_plaques_is_not_bone():
