@@ -26,6 +26,10 @@ def can_fork() -> bool:
     return sys.platform.startswith("linux") and os.environ.get("IMPLANTGEN_FORK", "1") != "0"
 
 
+class WorkerDied(RuntimeError):
+    """The forked child ended without a result (killed, out of memory, a crash in native code)."""
+
+
 class _Failure:
     """An exception raised in the child, with its traceback's text (for --debug)."""
 
@@ -72,7 +76,7 @@ class Background:
                 self._value = self._conn.recv()
             except EOFError:  # the child died without a word (killed, out of memory)
                 self._proc.join()
-                self._value = _Failure(RuntimeError(
+                self._value = _Failure(WorkerDied(
                     f"The background worker ended with exit code {self._proc.exitcode} before it "
                     "finished: run again, or set IMPLANTGEN_FORK=0 to do all work in one process."))
             self._proc.join()

@@ -28,12 +28,12 @@ from .export.design_files import write_design, write_stls
 from .export.plan_json import as_written, design_blocks, plan_dict
 from .load import load_ct, load_label_map
 from .outdir import atomic_output_dir, check_output_dir
-from .parallel import Background
+from .parallel import Background, WorkerDied
 from .plan import FeasibilityLimits, ResectionPlan, make_plan
 from .plan.risk import PAIN_SCORES
 from .progress import stage_progress
 from .report import write_report
-from .report.write import report_pictures
+from .report.write import Pictures, report_pictures
 from .records import BoneSegmentation, SeriesSummary, Volume
 from .segment import segment_bones
 from .segment.external import bones_from_label_map
@@ -256,7 +256,13 @@ def _report_and_manifest(result: CaseResult, tmp: Path, parameters: dict, input_
     done = {name: "done" for name in PLAN_STAGES}
     manifest = build_manifest(tmp, parameters=parameters, input_summary=result.volume.summary.as_dict(),
                               input_hash=input_hash, stages=done)
-    report = write_report(tmp, manifest=manifest, pictures=pictures.result(), **images)
+    try:
+        drawn = pictures.result()
+    except WorkerDied as exc:  # e.g. a graphics driver crashed it: the report says so, and is written
+        log.warning("The report's pictures could not be drawn (%s); the report has none.", exc)
+        why = f"not available (the drawing process ended: {exc})"
+        drawn = Pictures([], [], [f"3D views: {why}"], [], [f"CT pictures: {why}"])
+    report = write_report(tmp, manifest=manifest, pictures=drawn, **images)
     write_json(tmp / "manifest.json", add_outputs(manifest, tmp, [Path(report).name]))
 
 

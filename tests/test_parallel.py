@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from implantgen.errors import PlanNotFeasible
-from implantgen.parallel import Background, can_fork
+from implantgen.parallel import Background, WorkerDied, can_fork
 
 pytestmark = pytest.mark.skipif(not can_fork(), reason="fork is used on Linux only")
 
@@ -50,7 +50,7 @@ def test_an_error_in_the_child_is_raised_here_with_its_type_and_sentence():
 
 
 def test_a_child_that_dies_is_an_error_not_a_hang():
-    with Background(_die) as job, pytest.raises(RuntimeError, match="exit code -9"):
+    with Background(_die) as job, pytest.raises(WorkerDied, match="exit code -9"):
         job.result()
 
 

@@ -7,8 +7,10 @@ import base64
 import html
 import io
 import json
+import os
 import re
 import shutil
+import signal
 import time
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import pydicom
 import pytest
 from PIL import Image
 
+from implantgen.parallel import can_fork
 from implantgen.pipeline import plan_case
 from implantgen.report import write_report
 from implantgen.report.images import _plane_line, ct_pictures
@@ -165,3 +168,21 @@ def test_an_osteotomy_plane_is_a_line_at_its_height():
     tilted = _plane_line(section, [0.0, 0, 40.0], [np.sin(0.1), 0, np.cos(0.1)])
     # z = 40 - x tan(0.1): lower (a larger row) to the right
     assert tilted[1][1] - tilted[0][1] == pytest.approx(99 * np.tan(0.1))
+
+
+def _killed(*_args, **_kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)  # as a crash in a graphics driver would end it
+
+
+@pytest.mark.skipif(not can_fork(), reason="the pictures are drawn in a forked worker only where fork is used")
+def test_a_picture_worker_that_dies_leaves_a_report_that_says_so(tmp_path, monkeypatch):
+    import implantgen.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "report_pictures", _killed)
+    out = tmp_path / "case"
+    plan_case(SAMPLE, out)
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "<img" not in page and page.count("the drawing process ended") == 2  # 3D views, CT
+    assert "NOT FOR CLINICAL USE" in page and "Printability" in page
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert {"report.html", "plan.json", "implant.stl", "implant.3mf"} <= set(manifest["outputs"])
