@@ -177,10 +177,10 @@ def _refine(core: np.ndarray, hu: np.ndarray, median: LazyMedian, allowed: np.nd
     window = (reads[0] > lo) & (reads[1] < hi)
     # Where no neighbour's own values (as the window reads them) come near its midpoint, what
     # passes the window beyond the lesion is partial volume (shells thin in-plane), and the
-    # opening need not reach across thick slices, where it cuts off a lesion's end slice (a
-    # third of a 15 mm lytic lesion's misses at 25 HU noise).  Otherwise the neighbour's noise or
-    # texture passes too (trabecular bone around a vertebral lesion), and the opening across
-    # slices is what removes it.
+    # opening need not reach across thick slices, where it cuts off a lesion's end slice (half
+    # the misses inside the bone of a 15 mm lytic lesion at 25 HU noise).  Otherwise noise or
+    # texture of the neighbour passes too (trabecular bone around a vertebral lesion), and the
+    # opening across slices is what removes it.
     quiet = all(_stands_clear(values, tissue, mid)
                 for side, values, mid in ((below, reads[0], lo), (above, reads[1], hi))
                 for _, tissue in side)
