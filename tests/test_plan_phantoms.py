@@ -55,17 +55,22 @@ CASES.update({
     "short-15-seed401-noise20": dict(lesion_length_mm=15.0, lesion_center_mm=-45.6, seed=401,
                                      noise_hu=19.9, tilt_deg=6.8, tilt_azimuth_deg=157.0,
                                      lesion_angle_deg=354.0),
+    # The same leak at the high end put the plane 2.25 mm out.  Dice 0.83 while the refining
+    # opening reached across slices with the marrow clear of the lesion's window (it cut the end
+    # slices) and the extension grew across slices (a noise blob joined it on the end slice): 0.86.
+    "short-15-seed11-noise25": dict(SHORT, seed=11, noise_hu=25.0),
+    # A small blastic lesion lies against the endosteum: the guard against marrow-cortex
+    # mixtures took a sixth of it (Dice 0.847) until it was lifted next to the core: 0.89.
+    "blastic-19-noise23": dict(lesion_type="blastic", lesion_length_mm=18.7, lesion_center_mm=7.7,
+                               tilt_deg=8.7, tilt_azimuth_deg=108.0, lesion_angle_deg=75.0,
+                               noise_hu=23.1, seed=103),
 })
-# The same leak at the high end put the plane 2.25 mm out.  Extent and planes only: the lesion's
-# Dice is 0.83 here (0.815 with the leak), short of 0.85 for reasons other than the leak (the
-# intraosseous mask's end slices and the extension's part against the bone, at 25 HU noise).
-EXTENT_ONLY = {"short-15-seed11-noise25": dict(SHORT, seed=11, noise_hu=25.0)}
 _RUNS = {}
 
 
 def planned(name):
     if name not in _RUNS:
-        spec = FemurSpec(**{**GRID, **{**CASES, **EXTENT_ONLY}[name]})
+        spec = FemurSpec(**{**GRID, **CASES[name]})
         case = femur_phantom(spec)
         bones = segment_bones(case.volume)
         target = find_target(case.volume, bones)
@@ -104,14 +109,6 @@ def _assert_extent(case, target):
 @pytest.mark.parametrize("name", list(CASES))
 def test_osteotomy_planes_match_truth(name):
     _assert_planes(*planned(name))
-
-
-@pytest.mark.parametrize("name", list(EXTENT_ONLY))
-def test_extent_and_planes_where_dice_falls_short(name):
-    case, target, plan = planned(name)
-    assert target.lesion.type == case.truth["lesion"]["type"]
-    _assert_extent(case, target)
-    _assert_planes(case, target, plan)
 
 
 def _assert_planes(case, target, plan):

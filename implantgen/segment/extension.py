@@ -15,6 +15,7 @@ from .filters import dilate_cross, erode_cross, grow_box
 
 
 _IN_PLANE = (1, 2)  # the in-plane cross: its array axes
+_PLANE_CROSS = np.pad(ndimage.generate_binary_structure(2, 1)[None], ((1, 1), (0, 0), (0, 0)))
 _SLICE_8 = (1, 3, 3)  # in-plane with diagonals, a box: the pixels a blurred edge spills into
 _SEPARATION = 1.5  # lesion and tissue must differ by this many noise widths of the smoothed image
 # Hysteresis: the extension grows from the break through voxels this many noise widths on the
@@ -76,7 +77,11 @@ def soft_tissue_extension(hu: np.ndarray, solid: np.ndarray, lesion: np.ndarray,
     # Speckles of noise that happen to be closer to the lesion are opened away before growing.
     # (in-plane only: a small extension is few slices thick).
     sure = dilate_cross(erode_cross(near & (margin > _SURE * noise), _IN_PLANE), _IN_PLANE)
-    grown = ndimage.binary_propagation(dilate_cross(breach) & sure, mask=sure)
+    # It pushes out through the break: on each slice, from that slice's break.  Grown across
+    # slices too, a noise blob in the muscle on the break's end slice joined through the slice
+    # before (27 voxels past a 15 mm lesion's extension at 25 HU noise).
+    grown = ndimage.binary_propagation(dilate_cross(breach, _IN_PLANE) & sure, mask=sure,
+                                       structure=_PLANE_CROSS)
     closer = near & (margin > 0)
     for _ in range(_EDGE_STEPS):
         grown |= dilate_cross(grown, _IN_PLANE) & closer
