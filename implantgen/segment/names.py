@@ -8,7 +8,8 @@ x = 0 serves as the midline there.
 The rules, in order:
 - long bone: a fatty marrow canal, or long and straight and thick; below a hip bone, or in a
   limb alone -> femur; beside vertebrae at the same levels -> humerus;
-- vertebra: a thick, left-right symmetric bone on the midline; the lowest one that reaches
+- vertebra: a thick, left-right symmetric bone on the midline, or such a bone in the spine's
+  column beyond the thick ones (a vertebra the scan cuts through); the lowest one that reaches
   down between the hip bones -> sacrum;
 - hip: the largest thick bone on each side of the pelvis, next to the sacrum's levels;
 - femur: a thick bone below and outside a hip bone on the same side (the proximal femur has
@@ -32,6 +33,7 @@ THIN_MM = 6.0  # ribs, sternum and processes stay below this
 SPINE_OFFSET_MM = 25.0  # a vertebra's centre stays this close to the midline
 SYMMETRY_MM = 12.0  # a vertebra's centroid sits near the middle of its own left-right extent
 HIP_MIN_ML = 40.0
+END_MIN_ML = 5.0  # a vertebra cut by the scan: its arch alone is this big
 FEMUR_MIN_ML = 15.0
 LATERAL_MM = 40.0  # hips and femurs lie at least this far from the midline
 TRUNK_WIDTH_MM = 250.0  # wider than any limb
@@ -69,7 +71,28 @@ def _spine(feats, body_centre_x: float, body_width: float) -> list[BoneFeatures]
     if not out:
         return out
     x = np.average([f.centroid[0] for f in out], weights=[f.volume_ml for f in out])
-    return [f for f in out if abs(f.centroid[0] - x) <= SPINE_OFFSET_MM]
+    out = [f for f in out if abs(f.centroid[0] - x) <= SPINE_OFFSET_MM]
+    return out + _spine_ends(feats, out, x)
+
+
+def _spine_ends(feats, spine: list[BoneFeatures], x: float) -> list[BoneFeatures]:
+    """Vertebrae the scan cuts through at the top or bottom of the spine: too little of their
+    body is in the scan to be thick, but they are symmetric, on the spine's midline, in its
+    column (between the fronts of the bodies and the backs of the arches), and reach beyond
+    the thick vertebrae's levels."""
+    if not spine:
+        return []
+    front, back = min(s.low[1] for s in spine), max(s.high[1] for s in spine)
+    top, bottom = max(s.high[2] for s in spine), min(s.low[2] for s in spine)
+    out = []
+    for f in feats:
+        if any(f is s for s in spine) or is_long(f) or f.volume_ml < END_MIN_ML:
+            continue
+        middle = 0.5 * (f.low[0] + f.high[0])
+        if (abs(f.centroid[0] - middle) <= SYMMETRY_MM and abs(f.centroid[0] - x) <= SPINE_OFFSET_MM
+                and front <= f.centroid[1] <= back and (f.high[2] > top or f.low[2] < bottom)):
+            out.append(f)
+    return out
 
 
 def name_bones(feats: list[BoneFeatures], body_x: tuple[float, float]) -> dict[int, str]:

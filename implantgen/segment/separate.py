@@ -20,6 +20,7 @@ from scipy import ndimage
 from skimage.segmentation import watershed
 
 from .components import label
+from .disc_cut import cut_at_discs
 from .filters import dilate_cross
 
 _CONN = np.ones((3, 3, 3), dtype=bool)
@@ -158,10 +159,26 @@ def separate_bones(solid: np.ndarray, g: np.ndarray, cortex_hu: float, spacing,
         region = regions[box] == r
         tube = marrow is not None and is_tube(region, marrow[box], spacing)
         parts = split_by_shape(region, spacing, long_bone=tube)
+        if not tube:
+            parts = _cut_discs(parts, g[box], spacing)
         parts[parts > 0] += n
         out[box][region] = parts[region]
         n = max(n, int(parts.max()))
     return merge_split_shafts(out, marrow, spacing) if marrow is not None else out
+
+
+def _cut_discs(parts: np.ndarray, g: np.ndarray, spacing) -> np.ndarray:
+    """``parts`` (int labels 1..n) with each part cut along the discs it walls in (disc_cut.py)."""
+    out = np.zeros_like(parts)
+    n = 0
+    for p, box in enumerate(ndimage.find_objects(parts), start=1):
+        if box is None:
+            continue
+        own = parts[box] == p
+        cut = cut_at_discs(own, g[box], spacing)
+        out[box][own] = cut[own] + n
+        n += int(cut.max())
+    return out
 
 
 def _axis(points: np.ndarray) -> np.ndarray:
