@@ -17,6 +17,7 @@ from implantgen import load_ct
 from implantgen.errors import PlanNotFeasible
 from implantgen.geometry import voxel_points
 from implantgen.records import Volume
+from implantgen.segment import segment_bones
 from implantgen.segment.external import bones_from_label_map
 from implantgen.segment.target import find_target
 
@@ -73,8 +74,10 @@ def test_no_lesion_is_found_in_real_scans_without_one(name):
 
 
 @pytest.mark.parametrize("name, vertebra, min_dice", [
-    ("abdomen_3mm", "vertebra_L1", 0.8),  # measured 0.89
-    ("abdomen_dicom", "vertebra_T12", 0.65),  # measured 0.70 (osteoporotic, contrast 120 HU)
+    # Measured 0.87 and 0.85 (0.89 and 0.70 with the normal marrow read over the whole bone, not
+    # near the seed); abdomen_dicom is osteoporotic, contrast 120 HU.
+    ("abdomen_3mm", "vertebra_L1", 0.8),
+    ("abdomen_dicom", "vertebra_T12", 0.65),
 ])
 def test_simulated_lytic_lesion_in_a_vertebral_body(name, vertebra, min_dice):
     volume, bones = real_case(name)
@@ -86,6 +89,40 @@ def test_simulated_lytic_lesion_in_a_vertebral_body(name, vertebra, min_dice):
     truth &= bones.labels == label
     target = find_target(sick, bones, seed=centre)
     assert target.name == vertebra and target.lesion.type == "lytic"
+    assert _dice(target.lesion.mask, truth) >= min_dice
+
+
+def _lesion_in(name, vertebra):
+    """(volume, the reference vertebra's mask, the lesioned volume, the lesion's voxels in that
+    vertebra, its centre): the lesion of the test above."""
+    volume, bones = real_case(name)
+    label = [k for k, n in bones.names.items() if n == vertebra][0]
+    reference = bones.labels == label
+    pts = voxel_points(volume, reference)
+    centre = pts[pts[:, 1] < np.percentile(pts[:, 1], 40)].mean(axis=0)
+    sick, truth = simulate_lesion(volume, centre, (9.0, 9.0, 7.0))
+    return volume, reference, sick, truth & reference, centre
+
+
+@pytest.mark.parametrize("name, vertebra, kinds, min_dice", [
+    ("abdomen_3mm", "vertebra_L1", ("lytic",), 0.84),  # measured 0.86 (0.89 with the reference bones)
+    # Measured 0.68 (0.85 with the reference bones): our T12 is not yet apart from L1, and the
+    # cortex fragments at the lesion's anterior break, now inside the solid, make it "mixed".
+    ("abdomen_dicom", "vertebra_T12", ("lytic", "mixed"), 0.65),
+])
+def test_lytic_lesion_found_in_our_own_vertebra(name, vertebra, kinds, min_dice):
+    """With our segmentation, not the reference's: the lesion lies in the vertebra's solid (the
+    body's cortex walls it in, bone caps it above and below), the vertebrae are as without it,
+    and the seed finds it there."""
+    volume, reference, sick, truth, centre = _lesion_in(name, vertebra)
+    ours = segment_bones(sick)
+    assert sorted(ours.names.values()) == sorted(segment_bones(volume).names.values())
+    held = ours.labels[truth]
+    assert np.count_nonzero(held) >= 0.9 * truth.sum()  # measured: all of it on both scans
+    target = find_target(sick, ours, seed=centre)
+    assert target.name.startswith("vertebra") and target.lesion.type in kinds
+    assert np.count_nonzero(target.solid & truth) >= 0.9 * truth.sum()
+    assert np.count_nonzero(target.solid & reference) >= 0.8 * reference.sum()  # that vertebra's
     assert _dice(target.lesion.mask, truth) >= min_dice
 
 

@@ -33,6 +33,11 @@ _OWN_VALUE_SPREADS = 3.0
 # stands 2.3-3.0 spreads from it in the femur phantoms, trabecular bone around lesions simulated
 # in real vertebrae 0.8-1.2 (its texture).
 _QUIET_SPREADS = 2.0
+# With a seed, the normal marrow is read near it: in-plane within a vertebral body's half width,
+# along k at the lesion's own level, between the denser endplates.
+HOST_REACH_MM = 20.0
+HOST_LEVEL_MM = 10.0
+HOST_DEPTH_MM = 3.0
 _RIM = 3  # voxels around the bone that the filters read (see detect_lesion)
 
 
@@ -307,6 +312,23 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     interior = erode_cross(sol) & (hs < blo)
     if search is not None:
         interior &= search[roi]
+    start = np.array([r.start for r in roi])
+    seed_kji = None
+    if seed is not None:
+        seed_kji = volume.physical_to_index([seed])[0][::-1] - start
+        # The bone around the seed: a bone may hold denser parts (a vertebra's arch, or the
+        # next vertebra where two are not yet apart) than the marrow the lesion replaced.
+        near = _near_box(seed_kji, spacing_kji, interior.shape,
+                         (HOST_LEVEL_MM, HOST_REACH_MM, HOST_REACH_MM))
+        host = np.zeros_like(interior)
+        host[near] = interior[near]
+        # ... and away from its shell, whose partial volume raises the level (a thin blurred
+        # cortex is not taken off by the one-voxel erosion).
+        deep = _deep(sol, host, spacing_kji, HOST_DEPTH_MM)
+        for host in (deep, host):
+            if np.count_nonzero(host) > 20:
+                interior = host
+                break
     host_hu = float(np.median(hu[interior])) if interior.sum() > 20 else -50.0
     trabecular = host_hu > lo + _TRABECULAR_CONTRAST
     if trabecular:
@@ -323,7 +345,6 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     lytic = _components(_opened(lytic_core), "lytic", min_voxels)
     blastic = _components(_opened(blastic_core), "blastic", min_voxels)
     warnings = []
-    start = np.array([r.start for r in roi])
     if axis_direction is not None and lytic:
         d = np.asarray(axis_direction, dtype=float)
         kji_to_s = lambda kji: _positions(volume, kji + start, d)  # noqa: E731
@@ -335,10 +356,6 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     cands = _merge_mixed(lytic, blastic, hu, criteria.mixed_fraction)
     if not cands:
         return None
-    seed_kji = None
-    if seed is not None:
-        ijk = volume.physical_to_index([seed])[0]
-        seed_kji = ijk[::-1] - start
     chosen = _pick(cands, seed_kji, spacing_kji)
 
     marrow = interior & ~_dilated(chosen.mask, 2)
@@ -382,6 +399,14 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     return Lesion(mask=full, type=chosen.type, volume_ml=float(voxels) * voxel_ml,
                   lesion_hu=lesion_hu, normal_hu=normal_hu, other_candidates=others,
                   warnings=tuple(warnings))
+
+
+def _near_box(centre_kji, spacing_kji, shape, reach_mm):
+    """The box within ``reach_mm`` (k, j, i) of ``centre_kji`` (clipped to ``shape``)."""
+    r = np.ceil(np.asarray(reach_mm, dtype=float) / np.asarray(spacing_kji, dtype=float)).astype(int)
+    c = np.round(np.asarray(centre_kji, dtype=float)).astype(int)
+    return tuple(slice(int(min(max(x - q, 0), n)), int(max(min(x + q + 1, n), 0)))
+                 for x, q, n in zip(c, r, shape))
 
 
 def _deep(sol: np.ndarray, where: np.ndarray, spacing_kji, depth_mm: float) -> np.ndarray:

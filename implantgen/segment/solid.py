@@ -9,7 +9,9 @@ marrow of a long bone is negative.  So bone is built from three parts:
 - trabecular interior: denser than soft tissue and walled in by cortex on nearly every side
   (enclosure.py), which leaves out vessels, cartilage and organs that only touch bone;
 - fatty marrow: a hole inside a closed ring of cortex whose content is fat, the canal of a long
-  bone (the spinal canal is walled in too, but holds fluid and cord, not fat).
+  bone (the spinal canal is walled in too, but holds fluid and cord, not fat);
+- a lytic lesion (soft-tissue density) walled in by one bone in-plane and capped by it along k
+  (lytic.py).
 
 Then the surface is set where partial volume puts it (trim_edge), and an intervertebral disc,
 walled in by endplates above and below, is kept out of the trabecular interior (disc_like), with
@@ -30,6 +32,7 @@ from .body import step_2d, close_2d, fill_holes_2d, wide_patches
 from .disc import disc_edge
 from .enclosure import enclosure
 from .filters import box_extreme, erode_cross
+from .lytic import lytic_holes
 from .vessel import ENHANCED_HU, LUMEN_MM2, SEARCH_MM, smooth_lumen, vessel_wall
 
 # Soft tissue's own level, from the scan: the 75th percentile of body voxels in this range.
@@ -346,6 +349,12 @@ def _without_vessels(inside: np.ndarray, g: np.ndarray, near, spacing, levels: L
     return out
 
 
+def _lytic(mask: np.ndarray, g: np.ndarray, inside: np.ndarray, spacing) -> np.ndarray:
+    """lytic.py's lesion voxels: not bone, not fat, not a disc (disc_like)."""
+    candidate = inside & (g > FAT_MARROW_HU) & ~disc_like(smooth(g, spacing, WIDE_MM), spacing)
+    return lytic_holes(mask, candidate, spacing, REACH_MM)
+
+
 def bone_solid(hu: np.ndarray, body: np.ndarray, spacing, exclude: np.ndarray | None = None,
                levels: Levels | None = None) -> Solid:
     """Every bone as one bool mask with its interior.
@@ -365,5 +374,8 @@ def bone_solid(hu: np.ndarray, body: np.ndarray, spacing, exclude: np.ndarray | 
     mask |= marrow
     box = bbox(mask, (0, 2, 2))
     if box is not None:
-        mask[box] = trim_edge(fill_specks(mask[box], spacing), g[box], levels)
+        # A lytic lesion walled in by one bone (below the trabecular level: not taken above); it
+        # keeps its surface where it broke the cortex (no partial volume of bone to place it).
+        lytic = _lytic(mask[box], g[box], inside[box], spacing)
+        mask[box] = trim_edge(fill_specks(mask[box] | lytic, spacing), g[box], levels) | lytic
     return Solid(mask=mask, cortex=cortex, marrow=marrow, g=g, levels=levels)
