@@ -61,6 +61,11 @@ CASES.update({
     "short-15-seed11-noise25": dict(SHORT, seed=11, noise_hu=25.0),
     # A small blastic lesion lies against the endosteum: the guard against marrow-cortex
     # mixtures took a sixth of it (Dice 0.847) until it was lifted next to the core: 0.89.
+    # A long lesion's tip is pointed and lies against the endosteum: its apex columns have
+    # cortex beside them and are not read, and the high plane was 1.15 mm short until the taper
+    # of the readable columns placed the apex (0.68).
+    "long-62-noise19": dict(lesion_length_mm=62.4, lesion_center_mm=-4.4, tilt_deg=12.7,
+                            tilt_azimuth_deg=226.0, lesion_angle_deg=41.0, noise_hu=18.7, seed=207),
     "blastic-19-noise23": dict(lesion_type="blastic", lesion_length_mm=18.7, lesion_center_mm=7.7,
                                tilt_deg=8.7, tilt_azimuth_deg=108.0, lesion_angle_deg=75.0,
                                noise_hu=23.1, seed=103),

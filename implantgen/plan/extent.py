@@ -27,6 +27,8 @@ from ..records import Volume
 # A blastic lesion is nearly as dense as cortex, so there cortex stays below this and is read.
 _CORTEX_FRACTION = 2.0
 _CREST_RANK = 2  # the crest: the 2nd farthest column of a neighbourhood, so no lone column
+_TAPER_MM = 4.5  # columns this near the crest sample the tip's taper (its paraboloid)
+_TAPER_EVIDENCE = 3.0  # its curvature must stand this many standard errors clear of zero
 
 
 def _in_plane_median(hu: np.ndarray, spacing_kji: np.ndarray) -> np.ndarray:
@@ -100,6 +102,41 @@ def _crest(reach: np.ndarray, spacing) -> float:
         return float(np.nanmax(reach))
     farthest_first = -np.sort(np.nan_to_num(-near[:, ok], nan=np.inf), axis=0)
     return float(farthest_first[_CREST_RANK - 1].max())
+
+
+def _hidden_apex(reach: np.ndarray, has: np.ndarray, spacing, crest: float) -> float:
+    """The crest, or farther where the tip's apex hides in columns that cannot be read.
+
+    A long lesion's tip is pointed (a paraboloid 5-6 mm in radius of curvature at 60 mm long)
+    and a lytic one lies against the endosteum, so its apex column has cortex beside it and is
+    not read: the readable columns end 2 px aside, 0.5 mm short.  Near the apex the reach falls
+    off as a paraboloid, s0 + c.x - k |x|^2, fitted to the readable columns near the crest.
+    Its summit counts only where the curvature stands clear of the columns' noise (a blunt,
+    short lesion's end fits a flat top and noise would push it out), no farther than the next
+    column (an extrapolation), and where that column is the lesion's but unread.
+    """
+    rows = np.argwhere(~np.isnan(reach))
+    x = rows * np.asarray(spacing, dtype=float)
+    top = x[np.argmin(np.abs(reach[tuple(rows.T)] - crest))]  # the crest's own column
+    near = np.linalg.norm(x - top, axis=1) <= _TAPER_MM
+    if np.count_nonzero(near) < 8:
+        return crest
+    dx = x[near] - top
+    design = np.column_stack([np.ones(len(dx)), dx, -(dx ** 2).sum(axis=1)])
+    c, resid, rank, _ = np.linalg.lstsq(design, reach[tuple(rows[near].T)], rcond=None)
+    if rank < design.shape[1]:  # the columns on one line: no paraboloid to fit
+        return crest
+    k_err = np.sqrt(np.linalg.pinv(design.T @ design)[3, 3] * resid.sum() / (len(dx) - 4))
+    if c[3] < _TAPER_EVIDENCE * k_err:  # no summit above the columns' noise: a blunt end
+        return crest
+    apex = c[1:3] / (2 * c[3])
+    step = float(np.linalg.norm(spacing))  # no farther than the next column: a fit's reach
+    apex = apex * min(1.0, step / max(float(np.linalg.norm(apex)), 1e-9))
+    col = tuple(np.round((top + apex) / np.asarray(spacing, dtype=float)).astype(int))
+    inside = all(0 <= i < n for i, n in zip(col, reach.shape))
+    if not inside or not has[col] or not np.isnan(reach[col]):
+        return crest
+    return max(crest, float(c[0] + c[1:3] @ apex - (apex ** 2).sum() * c[3]))
 
 
 @dataclass(frozen=True, eq=False)
@@ -176,7 +213,9 @@ def extent_along(lesion: LesionColumns, point, direction) -> tuple[float, float]
         if np.isnan(reach).all():  # no column's end can be read: its voxels' own reach
             ends.append(_index_extent(volume, lesion.inner_kji, point, d)[(sign + 1) // 2] + sign * half)
         else:
-            ends.append(sign * _crest(reach, np.delete(volume.spacing[::-1], axis)))
+            spacing = np.delete(volume.spacing[::-1], axis)
+            has = part.sub.any(axis=axis)
+            ends.append(sign * _hidden_apex(reach, has, spacing, _crest(reach, spacing)))
     lo, hi = float(ends[0]), float(ends[1])
     if lesion.outside_kji is not None:
         o_lo, o_hi = _index_extent(volume, lesion.outside_kji, point, d)
