@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
-from skimage.morphology import convex_hull_image
 
 from .components import label
 from ..records import Volume
@@ -62,8 +61,10 @@ def long_bone_solid(mask: np.ndarray, axis: int, cortex: np.ndarray | None = Non
     # femur phantoms: bone Dice 0.965 -> 0.99).
     hulls, flat = section_hulls(stack[one])
     sections = np.flatnonzero(one)
-    if flat.any():  # no polygon: convex_hull_image's own answer (empty, with its warning)
-        hulls[flat] = [_hull(stack[n]) for n in sections[flat]]
+    # A section whose pixel centres make no polygon (fewer than 3, or on one line) has an empty
+    # hull, as convex_hull_image answers (its qhull error turned into a warning a user would
+    # see): the bone's own pixels stay as they are.
+    hulls[flat] = False
     if cortex is None:
         filled[one] = hulls
         return out
@@ -84,16 +85,6 @@ def _one_piece(stack: np.ndarray) -> np.ndarray:
     present = np.zeros(stack.shape[0], dtype=bool)
     present[where] = True
     return present & (pieces <= 1)
-
-
-def _hull(section: np.ndarray) -> np.ndarray:
-    """convex_hull_image of the pixel centres, worked on the section's own box: the hull lies
-    inside it, and the point-in-polygon test costs per pixel of the image it is given."""
-    rows, cols = np.flatnonzero(section.any(axis=1)), np.flatnonzero(section.any(axis=0))
-    box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
-    out = np.zeros_like(section, dtype=bool)
-    out[box] = convex_hull_image(section[box], offset_coordinates=False)
-    return out
 
 
 def rebuild_break(section: np.ndarray, cortex: np.ndarray, pixel_mm) -> np.ndarray:
