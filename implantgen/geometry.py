@@ -26,6 +26,13 @@ def bbox(mask: np.ndarray, pad: int | tuple = 0) -> tuple[slice, slice, slice] |
     return pad_box(box, pad, mask.shape)
 
 
+def box_affine(affine: np.ndarray, box) -> np.ndarray:
+    """The (i, j, k, 1) -> LPS ``affine`` of an array, for its sub-array ``box`` ((k, j, i) slices)."""
+    out = np.array(affine, dtype=float, copy=True)
+    out[:3, 3] = out[:3, :3] @ [s.start for s in box[::-1]] + out[:3, 3]
+    return out
+
+
 def pad_box(box: tuple, pad: int | tuple, shape) -> tuple:
     """A box of slices (as bbox gives) grown by ``pad`` voxels, clipped to ``shape``: bbox(mask,
     pad) from bbox(mask) without another pass over the mask."""

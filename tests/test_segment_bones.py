@@ -360,7 +360,8 @@ def test_fill_holes_2d_and_reconstruct_are_scipy_s():
     from scipy import ndimage
 
     from implantgen.segment.body import fill_holes_2d
-    from implantgen.segment.solid import _PLANE4, reconstruct
+    from implantgen.segment.components import PLANE4 as _PLANE4
+    from implantgen.segment.solid import reconstruct
 
     rng = np.random.default_rng(5)
     stack = rng.random((200, 13, 11)) < rng.uniform(0.0, 0.8, (200, 1, 1))

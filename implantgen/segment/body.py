@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from .components import label
+from .components import PLANE8, label
 from ..geometry import bbox
 from .filters import dilate_cross, erode_cross
 
@@ -77,9 +77,7 @@ def fill_holes_2d(mask: np.ndarray) -> np.ndarray:
 
 def wide_patches(mask: np.ndarray, spacing, min_mm2: float) -> np.ndarray:
     """The in-plane (8-connected) pieces of ``mask`` of at least ``min_mm2``."""
-    plane = np.zeros((3, 3, 3), dtype=bool)
-    plane[1] = True
-    labels, n = label(mask, structure=plane)
+    labels, n = label(mask, structure=PLANE8)
     if n == 0:
         return mask
     area = np.bincount(labels[mask], minlength=n + 1) * float(spacing[0] * spacing[1])

@@ -13,6 +13,11 @@ import numpy as np
 from scipy import ndimage
 
 _FULL = {2: 8, 3: 26}
+# 3D structures that connect only within each slice (axis 0): 4- and 8-connected in-plane
+PLANE4 = np.zeros((3, 3, 3), dtype=bool)
+PLANE4[1] = ndimage.generate_binary_structure(2, 1)
+PLANE8 = np.zeros((3, 3, 3), dtype=bool)
+PLANE8[1] = True
 
 
 def _connectivity(structure, ndim: int):

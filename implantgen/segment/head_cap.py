@@ -14,17 +14,10 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from ..geometry import bbox
+from ..geometry import bbox, box_affine
 from .joint import find_head
 
 HALO_CLOSE = 2  # voxels: the dark halo around metal is closed over when measuring depth
-
-
-def _shifted(affine: np.ndarray, box) -> np.ndarray:
-    """(i, j, k, 1) of ``box`` -> LPS, from the same for the whole array."""
-    out = affine.copy()
-    out[:3, 3] = affine[:3, :3] @ [s.start for s in box[::-1]] + affine[:3, 3]
-    return out
 
 
 def _side_bone(labels: np.ndarray, inv: dict[str, int], side: str) -> np.ndarray:
@@ -37,7 +30,7 @@ def head_lps(labels: np.ndarray, inv: dict[str, int], side: str, g: np.ndarray, 
     box = bbox(_side_bone(labels, inv, side), 0)
     if box is None:
         return None
-    shifted = _shifted(affine, box)
+    shifted = box_affine(affine, box)
     head = find_head(_side_bone(labels[box], inv, side), g[box], spacing, shifted)
     if head is None:
         return None
@@ -91,7 +84,7 @@ def rejoin_head_caps(labels: np.ndarray, names: dict[int, str], g: np.ndarray, m
         if ref is None:
             continue
         bone = _side_bone(labels[box], inv, side)
-        head = mirrored_head(bone, g[box], metal[box], spacing, _shifted(affine, box), ref, midline_x)
+        head = mirrored_head(bone, g[box], metal[box], spacing, box_affine(affine, box), ref, midline_x)
         if head is None:
             continue
         out = labels.copy() if out is None else out

@@ -17,6 +17,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.segmentation import watershed
 
+from ..geometry import box_affine
 from .components import label
 from .separate import FLAT_ABOVE
 
@@ -140,8 +141,7 @@ def split_merged_femurs(labels: np.ndarray, names: dict[int, str], g: np.ndarray
             continue
         box = boxes[lab - 1]
         region = labels[box] == lab
-        shifted = affine.copy()  # (i, j, k, 1) of the box -> LPS
-        shifted[:3, 3] = affine[:3, :3] @ [s.start for s in box[::-1]] + affine[:3, 3]
+        shifted = box_affine(affine, box)
         head = find_head(region, g[box], spacing, shifted)
         if head is None:
             continue

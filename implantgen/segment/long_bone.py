@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from .components import label
+from .components import PLANE4, label
 from ..records import Volume
 from .body import fill_holes_2d
 from .filters import erode_cross
@@ -24,8 +24,6 @@ from .hull import section_hulls
 
 
 _MIN_PIECE_PX = 6
-_PLANE4 = np.zeros((3, 3, 3), dtype=bool)
-_PLANE4[1] = ndimage.generate_binary_structure(2, 1)
 _ANGLE_BINS = 72  # 5 degrees: about one pixel of a femoral shaft's outline per direction
 _CORTEX_DEPTH_MM = 1.0  # an intact outline has cortex within this of its edge (trimmed edges)
 _MIN_INTACT = 0.5  # share of directions with cortex: fewer and the section is no broken ring
@@ -78,7 +76,7 @@ def _one_piece(stack: np.ndarray) -> np.ndarray:
     """(n,) bool: sections of ``stack`` holding something and at most one piece of
     _MIN_PIECE_PX pixels or more (pieces 4-connected in the section, as ndimage.label's
     default in 2D), from one labelling of the whole stack."""
-    labels, count = label(stack, structure=_PLANE4)
+    labels, count = label(stack, structure=PLANE4)
     big = np.bincount(labels[stack], minlength=count + 1)[1:] >= _MIN_PIECE_PX
     where = np.array([box[0].start for box in ndimage.find_objects(labels)], dtype=np.intp)
     pieces = np.bincount(where[big], minlength=stack.shape[0])

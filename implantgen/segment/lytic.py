@@ -22,7 +22,7 @@ import numpy as np
 from scipy import ndimage
 
 from .body import by_disk, disk
-from .components import label
+from .components import PLANE4, label
 from ..geometry import bbox
 from .enclosure import enclosure
 from .hull import section_hulls
@@ -32,11 +32,6 @@ LOOSE_ENCLOSED = 5  # ... and next to such voxels, 5 of 8 (where the lesion brok
 MIN_CAPPED = 0.5  # share of a piece's voxels capped by bone along k on both sides
 AROUND_MM = 4.0  # the band around a piece in its slices ...
 MIN_BONE_AROUND = 0.67  # ... is mostly bone around a lesion (0.75 where it broke the cortex), not around a disc (0.59)
-_PLANE4 = np.zeros((3, 3, 3), dtype=bool)
-_PLANE4[1] = [[0, 1, 0], [1, 1, 1], [0, 1, 0]]
-_CONNECT6 = np.zeros((3, 3, 3), dtype=bool)
-_CONNECT6[1] = _PLANE4[1]
-_CONNECT6[:, 1, 1] = True
 _ALONG_K = np.zeros((3, 3, 3), dtype=bool)
 _ALONG_K[:, 1, 1] = True
 
@@ -46,7 +41,7 @@ def lytic_holes(mask: np.ndarray, candidate: np.ndarray, spacing, reach_mm: floa
     within ``reach_mm``) and capped by it along k on both sides.  ``spacing`` is (i, j, k)."""
     walled = enclosure(mask, spacing, reach_mm)
     loose = candidate & ~mask & (walled >= LOOSE_ENCLOSED)
-    labels, n = label(loose, structure=_PLANE4)
+    labels, n = label(loose, structure=PLANE4)
     seeded = np.zeros(n + 1, dtype=bool)
     seeded[labels[loose & (walled >= MIN_ENCLOSED)]] = True
     seeded[0] = False
@@ -56,7 +51,7 @@ def lytic_holes(mask: np.ndarray, candidate: np.ndarray, spacing, reach_mm: floa
         return capped
     # A piece mostly open along k is a canal (the spinal canal, capped here and there by a
     # lamina of the next vertebra), not a lesion walled in by one bone.
-    pieces, n = label(region, structure=_CONNECT6)
+    pieces, n = label(region)  # 6-connected
     total = np.bincount(pieces[region], minlength=n + 1)
     closed = np.bincount(pieces[capped], minlength=n + 1)
     keep = closed >= MIN_CAPPED * total

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from .components import label
+from .components import PLANE4, PLANE8, label
 from ..geometry import bbox
 from .body import step_2d, close_2d, fill_holes_2d, wide_patches
 from .disc import disc_edge
@@ -58,10 +58,6 @@ EDGE_FRACTION = 0.5  # the surface lies where HU is half-way from soft tissue to
 RESOLVED_HU = 400.0
 
 
-_PLANE8 = np.zeros((3, 3, 3), dtype=bool)
-_PLANE8[1] = True  # in-plane 8-connectivity
-_PLANE4 = np.zeros((3, 3, 3), dtype=bool)
-_PLANE4[1] = ndimage.generate_binary_structure(2, 1)
 
 
 @dataclass(frozen=True)
@@ -139,7 +135,7 @@ def trabecular_interior(g: np.ndarray, cortex: np.ndarray, body: np.ndarray, spa
     # Hysteresis, in the same slice: less walled-in voxels next to walled-in ones are interior
     # too (a wide gap in a blurred cortex), if textured like trabecular bone.
     loose = dense & (walled >= LOOSE_ENCLOSED) & (local_sd(gb, spacing, TEXTURE_MM)[inner] >= TEXTURE_SD)
-    interior = reconstruct(seeds, loose | seeds, _PLANE4)
+    interior = reconstruct(seeds, loose | seeds, PLANE4)
     # Where the interior ends along k against soft tissue (a disc), the partial-volume slice
     # is bone only if more than half-way from the disc to the bone beyond it (disc.py).
     core = (wide > FAT_MARROW_HU) & ~interior & body[box] & ~cortex[box]
@@ -265,7 +261,7 @@ def fatty_marrow(hu: np.ndarray, cortex: np.ndarray, spacing) -> np.ndarray:
 def fill_specks(mask: np.ndarray, spacing) -> np.ndarray:
     """Fill holes smaller than SPECK_MM2 in each slice (gaps between trabeculae)."""
     holes = fill_holes_2d(mask) & ~mask
-    labels, n = label(holes, structure=_PLANE8)
+    labels, n = label(holes, structure=PLANE8)
     if n == 0:
         return mask
     area = np.bincount(labels[holes], minlength=n + 1) * float(spacing[0] * spacing[1])  # 0: never kept

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from .components import label
+from .components import PLANE8, label
 
 LUMEN_SD = 12.0  # HU over ~5 mm: blood is smooth to within the noise; trabecular bone is not
 LUMEN_MM2 = 100.0  # a lumen's section is wide (the aorta ~400 mm2); bone has no smooth patch so big
@@ -22,8 +22,6 @@ ENHANCED_HU = 45.0  # contrast lifts arterial blood this far above soft tissue (
 WALL_MM = 3.0  # plaques lie in the vessel's wall, within this of its lumen
 SEARCH_MM = 15.0  # around enhanced patches: the rest of a lumen, its wall, the filters' reach
 
-_PLANE8 = np.zeros((3, 3, 3), dtype=bool)
-_PLANE8[1] = True
 
 
 def vessel_wall(lumen: np.ndarray, spacing) -> np.ndarray:
@@ -40,7 +38,7 @@ def smooth_lumen(wide: np.ndarray, texture: np.ndarray, spacing, soft_hu: float,
     denser than ``trabecular_hu`` and on average ENHANCED_HU above ``soft_hu`` (``wide``: HU
     smoothed over ~1.5 mm): arterial blood with contrast, not a vein or an organ."""
     patch = (texture < LUMEN_SD) & (wide > trabecular_hu)
-    labels, n = label(patch, structure=_PLANE8)
+    labels, n = label(patch, structure=PLANE8)
     if n == 0:
         return patch
     count = np.bincount(labels[patch], minlength=n + 1)  # label 0 (outside) is never kept
