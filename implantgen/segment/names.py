@@ -63,7 +63,9 @@ def _spine(feats, body_centre_x: float, body_width: float) -> list[BoneFeatures]
     central = 0.15 * body_width
     out = []
     for f in feats:
-        if f.depth_mm < THICK_MM or is_long(f):
+        # Not asked whether it is long: fatty marrow (an old patient's vertebrae, the sacrum's
+        # 3%) would make it so, and no limb lies symmetric on a trunk's midline.
+        if f.depth_mm < THICK_MM:
             continue
         middle = 0.5 * (f.low[0] + f.high[0])
         if abs(f.centroid[0] - middle) <= SYMMETRY_MM and abs(f.centroid[0] - body_centre_x) <= central:
@@ -86,7 +88,7 @@ def _spine_ends(feats, spine: list[BoneFeatures], x: float) -> list[BoneFeatures
     top, bottom = max(s.high[2] for s in spine), min(s.low[2] for s in spine)
     out = []
     for f in feats:
-        if any(f is s for s in spine) or is_long(f) or f.volume_ml < END_MIN_ML:
+        if any(f is s for s in spine) or f.volume_ml < END_MIN_ML:
             continue
         middle = 0.5 * (f.low[0] + f.high[0])
         if (abs(f.centroid[0] - middle) <= SYMMETRY_MM and abs(f.centroid[0] - x) <= SPINE_OFFSET_MM
