@@ -210,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tilt-azimuth-deg", type=float, default=0.0, help="direction of that tilt in the x-y plane, 0 = towards +x (patient's left)")
     s.add_argument("--bone-length-mm", type=float, default=300.0)
     s.add_argument("--oblique-deg", type=float, default=0.0, help="tilt of the image plane (oblique acquisition)")
-    s.add_argument("--lesion-type", choices=["lytic", "blastic"], default="lytic")
+    s.add_argument("--lesion-type", choices=["lytic", "blastic", "mixed"], default="lytic")
     s.add_argument("--lesion-length-mm", type=float, default=40.0)
     s.add_argument("--lesion-center-mm", type=float, default=0.0, help="along the axis from the bone centre, + superior")
     s.add_argument("--lesion-angle-deg", type=float, default=30.0, help="around the axis, where the lesion breaks the cortex")

@@ -200,6 +200,23 @@ def test_lesion_hounsfield_units(kind, low, high):
     assert low < np.median(case.volume.array[case.labels == 2]) < high
 
 
+def test_mixed_lesion_is_lytic_with_sclerotic_islands():
+    # The lytic body and its extension, with about a third of the body at blastic density and
+    # none of the extension; the noise and the rest of the CT are those of the lytic phantom.
+    spec = dict(size=160, pixel_mm=0.8, slices=60, slice_mm=2.0, bone_length_mm=200.0)
+    mixed, lytic = phantom(small(lesion_type="mixed", **spec)), phantom(small(**spec))
+    assert np.array_equal(mixed.labels, lytic.labels) and mixed.truth["lesion"]["type"] == "mixed"
+    lesion = mixed.labels == 2
+    away = ~ndimage.binary_dilation(lesion, iterations=6)  # past partial volume and the blur
+    assert np.array_equal(mixed.volume.array[away], lytic.volume.array[away])
+    _, rho = axial_and_radius(mixed)
+    r = mixed.truth["bone"]["shaft_outer_radius_mm"]
+    body, extension = lesion & (rho < r - 1.0), lesion & (rho > r + 2.0)
+    dense = mixed.volume.array > 450
+    assert 0.2 < np.count_nonzero(body & dense) / np.count_nonzero(body) < 0.45
+    assert extension.sum() > 100 and np.count_nonzero(extension & dense) == 0
+
+
 def test_cortical_involvement_matches_labels():
     case = phantom(small())
     point, d = axis_of(case)
@@ -260,6 +277,6 @@ def test_lesion_outside_the_shaft_is_refused(changes):
 
 
 def test_nonsense_specs_are_refused():
-    for changes in (dict(lesion_type="mixed"), dict(direction=(1, 0, 0, 0, 2, 0, 0, 0, 1))):
+    for changes in (dict(lesion_type="sclerotic"), dict(direction=(1, 0, 0, 0, 2, 0, 0, 0, 1))):
         with pytest.raises(ValueError):
             femur_phantom(small(**changes))

@@ -46,6 +46,9 @@ BLASTIC_LOBES, BLASTIC_AXIAL = ((3, 0.15, 0.4), (5, 0.08, 1.7)), (0.12, 0.3)
 # Lesion centre lines run parallel to the axis, this fraction of the canal radius off it.
 LYTIC_OFFSET, BLASTIC_OFFSET = 0.8, 0.25
 LYTIC_BREACH_MM = 2.5  # how far the lytic body reaches past the periosteum: the cortical break
+# A mixed lesion is the lytic body with sclerotic islands: blastic where a smooth random field
+# of 5-10 mm wavelength is above this level (about a third of the body's volume).
+ISLAND_LEVEL, ISLAND_WAVELENGTH_MM = 0.45, (5.0, 10.0)
 EXTENSION_AXES_MM = (7.0, 9.0)  # soft-tissue mass: radial (thickness) and tangential semi-axes
 SLAB = 16  # slices per slab; fixed, so the noise stream does not depend on memory
 
@@ -60,11 +63,11 @@ class FemurSpec:
     tilt_deg: float = 0.0  # angle of the bone's long axis against the scanner z axis
     tilt_azimuth_deg: float = 0.0  # direction of that tilt in the x-y plane (0 = towards +x)
     bone_length_mm: float = 300.0  # shaft + flared metaphyses with rounded ends, centred in the FOV
-    lesion_type: str = "lytic"  # "lytic" or "blastic"
+    lesion_type: str = "lytic"  # "lytic", "blastic" or "mixed" (lytic with sclerotic islands)
     lesion_length_mm: float = 40.0  # extent along the bone axis
     lesion_center_mm: float = 0.0  # along the axis from the bone centre (positive = superior)
     lesion_angle_deg: float = 30.0  # around the axis (module docstring): where it breaks the cortex
-    soft_tissue_extension: bool = True  # lytic only: a small mass through the cortical break
+    soft_tissue_extension: bool = True  # lytic and mixed: a small mass through the cortical break
     noise_hu: float = 12.0
     margin_mm: float = 20.0  # resection margin used for the truth osteotomies
     seed: int = 0
@@ -87,6 +90,8 @@ def femur_phantom(spec: FemurSpec = FemurSpec()) -> PhantomCase:
     geo = _Geometry(spec)
     rng = np.random.default_rng(spec.seed)
     textures = {"trabecular": _Texture(rng, 1.5, 4.0), "lesion": _Texture(rng, 3.0, 7.0)}
+    if spec.lesion_type == "mixed":  # from a stream of its own: the noise stays that of the seed
+        textures["islands"] = _Texture(np.random.default_rng((spec.seed, 1)), *ISLAND_WAVELENGTH_MM)
     hu, labels = _render(geo, textures, rng)
     volume = Volume(array=hu, spacing=geo.spacing, origin=geo.origin, direction=geo.D)
     return PhantomCase(volume=volume, labels=labels, truth=_truth(geo, labels))
@@ -193,7 +198,7 @@ class _Geometry:
         lytic lesion and the canal for a blastic one), of its soft-tissue extension (outside
         any solid; zero without one) and the hard inside-test of both together."""
         extension = np.zeros_like(s)
-        if self.spec.lesion_type == "lytic":
+        if self.spec.lesion_type in ("lytic", "mixed"):
             offset = LYTIC_OFFSET * self.rc  # eccentric: breaks the cortex on its own side only
             a0 = SHAFT_RADIUS_MM + LYTIC_BREACH_MM - offset
             sd, n = self.lesion_body(s, rvec, offset, a0, LYTIC_LOBES, LYTIC_AXIAL)
@@ -320,8 +325,8 @@ def _tissue(geo: _Geometry, textures: dict, P: np.ndarray):
         marrow = marrow + TEXTURE_HU["trabecular"] * trab * textures["trabecular"](Pn)
         v = _mix(v, marrow, f["cover_canal"])
         kind = geo.spec.lesion_type
-        lesion = HU[kind] + TEXTURE_HU[kind] * textures["lesion"](Pn)
-        if kind == "lytic":  # grows in the bone: what it displaces is the bone's own mixture
+        lesion = _lesion_hu(kind, textures, Pn, f["cover_extension"] > f["cover_body"])
+        if kind in ("lytic", "mixed"):  # grows in the bone: what it displaces is the bone's own mixture
             share = np.clip(f["cover_canal"] / np.maximum(f["cover_bone"], 1e-9), 0.0, 1.0)
             content = _mix(HU["cortex"], marrow, share)
         else:  # grows in the canal: it displaces marrow
@@ -329,6 +334,16 @@ def _tissue(geo: _Geometry, textures: dict, P: np.ndarray):
         hu[near] = _paint_lesion(v, content, lesion, f["cover_body"], f["cover_extension"])
         labels[near] = np.where(f["in_lesion"], 2, np.where(f["sd_bone"] < 0, 1, 0))
     return hu, labels
+
+
+def _lesion_hu(kind: str, textures: dict, P: np.ndarray, soft: np.ndarray) -> np.ndarray:
+    """The lesion's own HU at points P (3, N); ``soft``: where its soft-tissue extension is the
+    larger share (a mixed lesion's extension is a soft-tissue mass, without islands)."""
+    if kind != "mixed":
+        return HU[kind] + TEXTURE_HU[kind] * textures["lesion"](P)
+    tex = textures["lesion"](P)
+    island = (textures["islands"](P) > ISLAND_LEVEL) & ~soft
+    return np.where(island, HU["blastic"] + TEXTURE_HU["blastic"] * tex, HU["lytic"] + TEXTURE_HU["lytic"] * tex)
 
 
 def _thigh(geo: _Geometry, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -390,8 +405,8 @@ def _validate(spec: FemurSpec) -> None:
         raise ValueError("The direction must be an orthonormal 3x3 matrix given as 9 numbers.")
     if spec.size < 8 or spec.slices < 1 or spec.pixel_mm <= 0 or spec.slice_mm <= 0:
         raise ValueError("The grid needs at least 8 x 8 pixels, one slice and positive spacings.")
-    if spec.lesion_type not in ("lytic", "blastic"):
-        raise ValueError(f"The lesion type must be 'lytic' or 'blastic', not {spec.lesion_type!r}.")
+    if spec.lesion_type not in ("lytic", "blastic", "mixed"):
+        raise ValueError(f"The lesion type must be 'lytic', 'blastic' or 'mixed', not {spec.lesion_type!r}.")
     if spec.bone_length_mm < 80:
         raise ValueError("The bone must be at least 80 mm long to have a shaft between its ends.")
     if spec.lesion_length_mm <= 0 or spec.noise_hu < 0 or spec.margin_mm < 0:
@@ -422,7 +437,7 @@ def _truth(geo: _Geometry, labels: np.ndarray) -> dict:
     spec = geo.spec
     point = THIGH_CENTRE + BONE_OFFSET  # bone centre, on the axis
     lo, hi = geo.sc - geo.h, geo.sc + geo.h
-    offset = (LYTIC_OFFSET if spec.lesion_type == "lytic" else BLASTIC_OFFSET) * geo.rc
+    offset = (BLASTIC_OFFSET if spec.lesion_type == "blastic" else LYTIC_OFFSET) * geo.rc
     voxel_ml = float(np.prod(geo.spacing)) / 1000.0
     truth = {
         "schema": "implantgen.phantom-truth/1",

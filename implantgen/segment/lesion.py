@@ -18,6 +18,7 @@ from ..geometry import bbox, filter_size, index_points, pad_box
 from ..records import Volume
 from .extension import soft_tissue_extension
 from .filters import LazyMedian, box_extreme, dilate_cross, erode_cross, grow_box
+from .mixed import BRIDGE_MM, enclosed, held_apart
 
 
 _TRABECULAR_CONTRAST = 40.0  # HU below trabecular bone that a lytic lesion must at least be
@@ -39,6 +40,7 @@ HOST_REACH_MM = 20.0
 HOST_LEVEL_MM = 10.0
 HOST_DEPTH_MM = 3.0
 _RIM = 3  # voxels around the bone that the filters read (see detect_lesion)
+_MIN_PIECE = 8  # voxels: smaller lytic pieces are noise, larger ones may be joined by islands
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,20 @@ def _components(mask: np.ndarray, kind: str, min_voxels: int) -> list[_Candidate
 
 def _offset(outer, inner):
     return tuple(slice(o.start + i.start, o.start + i.stop) for o, i in zip(outer, inner))
+
+
+def _joined(pieces: list[_Candidate], between: np.ndarray, dense: np.ndarray, spacing_kji,
+            min_voxels: int) -> list[_Candidate]:
+    """Lesions of lytic ``pieces`` with the sclerotic islands they enclose (segment/mixed.py):
+    pieces that islands hold apart are one, and its islands count towards its size."""
+    out = []
+    for group, islands in held_apart([c.mask for c in pieces], between, dense, spacing_kji):
+        mask = pieces[group[0]].mask if len(group) == 1 else np.logical_or.reduce([pieces[i].mask for i in group])
+        voxels = sum(pieces[i].voxels for i in group) + int(np.count_nonzero(islands))
+        if voxels >= min_voxels:
+            centre = _centre(mask) if len(group) > 1 else pieces[group[0]].centre_kji
+            out.append(_Candidate(mask, "lytic", voxels, centre))
+    return out
 
 
 def _merge_mixed(lytic, blastic, hu, share: float) -> list[_Candidate]:
@@ -338,11 +354,18 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     lo_nb, hi_nb = box_extreme(hs, 3, np.minimum), box_extreme(hs, in_plane, np.maximum)
     where = sol if search is None else sol & search[roi]
     lytic_core = where & (hs >= lo) & (hs <= hi) & ~_between(lo_nb, hi_nb, lo, bhi)
+    # Dense and not a marrow-cortex mixture: blastic bone, or a sclerotic island in a lesion.
+    dense = sol & (hs >= blo) & (hs <= bhi) & ~_between(lo_nb, hi_nb, blo, bhi)
     # Dense bone is only abnormal inside the marrow cavity, away from the cortical shell.
-    blastic_core = where & (hs >= blo) & (hs <= bhi) & ~_between(lo_nb, hi_nb, blo, bhi)
+    blastic_core = where & dense
     blastic_core &= _deep(sol, blastic_core, spacing_kji,
                           max(criteria.blastic_depth_mm, 1.5 * float(spacing_kji.max())))
-    lytic = _components(_opened(lytic_core), "lytic", min_voxels)
+    # Pieces that islands hold apart are one lesion before anything is judged by its ends: an
+    # island and the partial volume between it and lytic tissue (next to both) join them.
+    pieces = _opened(lytic_core)
+    between = dense | (sol & (hs > hi) & (hs < blo) & _dilated(pieces, 1) & _dilated(dense, 1))
+    lytic = _joined(_components(pieces, "lytic", _MIN_PIECE), between, dense, spacing_kji,
+                    min_voxels)
     blastic = _components(_opened(blastic_core), "blastic", min_voxels)
     warnings = []
     if axis_direction is not None and lytic:
@@ -379,10 +402,16 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
         mixture &= ~grow_box(chosen.mask, (1, 3, 3))
     allowed = sol & ~mixture
     mask = _refine(chosen.mask, hu, median, allowed, lesion_hu, neighbours, spacing_kji)
+    kind = chosen.type
+    if kind != "blastic":  # sclerotic islands that the lesion encloses are lesion too
+        mask |= enclosed(mask, spacing_kji) & dense
+        mask |= enclosed(mask, spacing_kji, BRIDGE_MM, in_plane=False) & dense & (hi_nb <= bhi)
+        if kind == "lytic" and np.count_nonzero(mask & dense) >= criteria.mixed_fraction * np.count_nonzero(mask):
+            kind = "mixed"
     full = np.zeros(volume.shape, dtype=bool)
     full[roi] = mask
     voxels = int(np.count_nonzero(mask))  # counted as it grows: not over the whole CT
-    if chosen.type == "lytic":
+    if kind != "blastic":
         # Only around the lesion (its box grown by the reach, on the whole CT): the distance
         # maps of the whole bone's box are costly.
         near = tuple(slice(max(r.start + b.start - p, 0), min(r.start + b.stop + p, n))
@@ -396,7 +425,7 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     others = [(c.type, round(c.voxels * voxel_ml, 2),
                [round(float(v), 1) for v in volume.index_to_physical([(c.centre_kji + start)[::-1]])[0]])
               for c in cands if c is not chosen]
-    return Lesion(mask=full, type=chosen.type, volume_ml=float(voxels) * voxel_ml,
+    return Lesion(mask=full, type=kind, volume_ml=float(voxels) * voxel_ml,
                   lesion_hu=lesion_hu, normal_hu=normal_hu, other_candidates=others,
                   warnings=tuple(warnings))
 
