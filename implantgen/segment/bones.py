@@ -123,7 +123,7 @@ def _bones(volume: Volume, box, body_x, mask, g, marrow, cortex_hu, metal=None):
         labels, feats = measured(capped)
         names = name_bones(feats, body_x)
     for f in feats:
-        if is_long(f):
+        if is_long(f) and not names[f.label].startswith(("vertebra", "sacrum")):  # a fatty sacral canal
             _close_long_bone(labels, f, volume, g, cortex_hu)
     return labels, names
 

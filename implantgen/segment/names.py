@@ -10,7 +10,8 @@ The rules, in order:
   limb alone -> femur; beside vertebrae at the same levels -> humerus;
 - vertebra: a thick, left-right symmetric bone on the midline, or such a bone in the spine's
   column beyond the thick ones (a vertebra the scan cuts through); the lowest one that reaches
-  down between the hip bones -> sacrum;
+  down between the hip bones -> sacrum (a fatty canal does not make a bone on the midline a
+  long bone: the sacral canal holds fat, an old patient's vertebrae too);
 - hip: the largest thick bone on each side of the pelvis, next to the sacrum's levels;
 - femur: a thick bone below and outside a hip bone on the same side (the proximal femur has
   trabecular bone, not a fatty canal);
