@@ -10,41 +10,20 @@ the function runs at once in this process: same results, one core.
 The caller must not have started threads of its own, and the child must not use a native
 library whose thread pool the parent has started (a fork copies its state half-way): the
 pipeline forks the case-file writer before the design, the first stage to use manifold3d's
-pool, once its hashing and import threads have ended; and the report's pictures after the
-design, in a child that only renders with VTK (imported, not yet used, in the parent) and never
-calls manifold3d.
+pool, once its hashing thread has ended; and the report's pictures after the design, in a
+child that only renders with VTK (not yet loaded in the parent) and never calls manifold3d.
 """
 
 from __future__ import annotations
 
-import importlib
 import multiprocessing
 import os
 import sys
-import threading
 import traceback
 
 
 def can_fork() -> bool:
     return sys.platform.startswith("linux") and os.environ.get("IMPLANTGEN_FORK", "1") != "0"
-
-
-def import_in_background(modules) -> threading.Thread:
-    """Import ``modules`` on a thread while this one computes; ``join()`` it before a fork.
-
-    A module that fails to import here is left alone: its real import, where it is used, raises
-    the error in the right place."""
-
-    def run():
-        for name in modules:
-            try:
-                importlib.import_module(name)
-            except Exception:  # noqa: BLE001 - see the docstring
-                pass
-
-    thread = threading.Thread(target=run, name="implantgen-imports", daemon=True)
-    thread.start()
-    return thread
 
 
 class WorkerDied(RuntimeError):

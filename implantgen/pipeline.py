@@ -15,35 +15,30 @@ from concurrent.futures import ThreadPoolExecutor
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .design import DESIGN_SECTIONS, design_params
 from .errors import InputError, PlanNotFeasible
 from .export import build_manifest, pixel_hash, write_json
 from .export.manifest import add_outputs
+from .export.case_files import ct_crop_image, label_map_image, segmentation_labels, write_case_files, \
+    write_label_map
+from .design import DESIGN_SECTIONS, Design, design_implant, design_params
+from .export.design_files import write_design, write_stls
 from .export.plan_json import as_written, design_blocks, plan_dict
 from .load import load_ct, load_label_map
 from .outdir import atomic_output_dir, check_output_dir
-from .parallel import Background, WorkerDied, import_in_background
+from .parallel import Background, WorkerDied
 from .plan import FeasibilityLimits, ResectionPlan, make_plan
 from .plan.risk import PAIN_SCORES
 from .progress import stage_progress
+from .report import write_report
+from .report.write import Pictures, report_pictures
 from .records import BoneSegmentation, SeriesSummary, Volume
 from .segment import segment_bones
 from .segment.external import bones_from_label_map
 from .segment.lesion import LesionCriteria
 from .segment.target import Target, find_target
-
-if TYPE_CHECKING:
-    from .design import Design
-
-# The stages after planning need trimesh, manifold3d and VTK, about a second of imports: they
-# are imported on a thread while the CT is segmented (numpy and scipy work, which mostly lets go
-# of the GIL), and named only inside the functions that use them.
-LATER_MODULES = ("implantgen.design.implant", "implantgen.export.case_files", "implantgen.export.design_files",
-                 "implantgen.report.write", "pyvista")
 
 log = logging.getLogger("implantgen")
 
@@ -177,7 +172,6 @@ def plan_case(series, out, *, margin_mm: float = 20.0, series_uid: str | None = 
                   "design": params.as_dict(), "strict": strict, "config": config or {}}
     with _Stages(PLAN_STAGES, progress) as stages, ThreadPoolExecutor(1) as hashing:
         volume, mask = stages.run("load", _load, series, series_uid, seed, lesion_mask)
-        later = import_in_background(LATER_MODULES)  # not during the load: pydicom holds the GIL
         # The input's hash (half a second on a large CT) runs on a thread while the CT is
         # segmented: hashlib lets go of the GIL on large buffers.
         hashed = hashing.submit(pixel_hash, volume)
@@ -195,9 +189,6 @@ def plan_case(series, out, *, margin_mm: float = 20.0, series_uid: str | None = 
         parameters["bones"] = bones.method
         input_hash = hashed.result()  # done long since; and no thread may live through the fork below
         hashing.shutdown()
-        later.join()
-        from .design import design_implant
-        from .export.case_files import ct_crop_image, label_map_image, segmentation_labels, write_case_files
         with atomic_output_dir(out) as tmp:
             # The case's own files (label map, CT crop, surfaces) need no design: they are
             # written on the other core while the design is made (implantgen.parallel).
@@ -232,9 +223,6 @@ def _export_plan(result: CaseResult, tmp: Path, params, strict: bool, case_files
     volume, bones, resection, design = result.volume, result.bones, result.resection, result.design
     warnings = (list(volume.warnings) + list(bones.warnings) + list(resection.warnings)
                 + list(design.warnings))
-    from .export.design_files import write_design, write_stls
-    from .report.write import report_pictures
-
     if bones.has_metal:
         warnings.append("Metal was found on this CT (an implant?): it is marked as metal, not bone; "
                         "streak artefacts near it lower the accuracy there.")
@@ -265,8 +253,6 @@ def _export_plan(result: CaseResult, tmp: Path, params, strict: bool, case_files
 def _report_and_manifest(result: CaseResult, tmp: Path, parameters: dict, input_hash: str,
                          images: dict, pictures: Background) -> None:
     """report.html, then manifest.json last, so that it hashes every other file (the report too)."""
-    from .report.write import Pictures, write_report
-
     done = {name: "done" for name in PLAN_STAGES}
     manifest = build_manifest(tmp, parameters=parameters, input_summary=result.volume.summary.as_dict(),
                               input_hash=input_hash, stages=done)
@@ -322,8 +308,6 @@ def _export_segmentation(result: CaseResult, parameters: dict) -> None:
             "lesion": None if target is None else {"bone": target.name, "type": target.lesion.type,
                                                     "volume_ml": round(target.lesion.volume_ml, 3)},
             "warnings": result.warnings}
-    from .export.case_files import segmentation_labels, write_label_map
-
     with atomic_output_dir(result.out_dir) as tmp:
         write_label_map(bones.labels, volume, tmp / "bones.nrrd")
         if target is not None:
