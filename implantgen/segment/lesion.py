@@ -8,7 +8,7 @@ is suspicious), lytic metastases have soft-tissue density (~20-80 HU), untreated
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import ndimage
@@ -143,17 +143,21 @@ def _offset(outer, inner):
     return tuple(slice(o.start + i.start, o.start + i.stop) for o, i in zip(outer, inner))
 
 
-def _joined(pieces: list[_Candidate], between: np.ndarray, dense: np.ndarray, spacing_kji,
+def _joined(pieces: list[_Candidate], between, dense: np.ndarray, spacing_kji,
             min_voxels: int) -> list[_Candidate]:
     """Lesions of lytic ``pieces`` with the sclerotic islands they enclose (segment/mixed.py):
     pieces that islands hold apart are one, and its islands count towards its size."""
     out = []
-    for group, islands in held_apart([c.mask for c in pieces], between, dense, spacing_kji):
-        mask = pieces[group[0]].mask if len(group) == 1 else np.logical_or.reduce([pieces[i].mask for i in group])
-        voxels = sum(pieces[i].voxels for i in group) + int(np.count_nonzero(islands))
-        if voxels >= min_voxels:
-            centre = _centre(mask) if len(group) > 1 else pieces[group[0]].centre_kji
-            out.append(_Candidate(mask, "lytic", voxels, centre))
+    sizes = [c.voxels for c in pieces]
+    for group, islands in held_apart([c.mask for c in pieces], sizes, between, dense, spacing_kji, min_voxels):
+        voxels = sum(sizes[i] for i in group) + islands
+        if voxels < min_voxels:
+            continue
+        if len(group) == 1:
+            out.append(replace(pieces[group[0]], voxels=voxels))
+        else:
+            mask = np.logical_or.reduce([pieces[i].mask for i in group])
+            out.append(_Candidate(mask, "lytic", voxels, _centre(mask)))
     return out
 
 
@@ -363,7 +367,12 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     # Pieces that islands hold apart are one lesion before anything is judged by its ends: an
     # island and the partial volume between it and lytic tissue (next to both) join them.
     pieces = _opened(lytic_core)
-    between = dense | (sol & (hs > hi) & (hs < blo) & _dilated(pieces, 1) & _dilated(dense, 1))
+
+    def between(box):
+        d = dense[box]
+        rim = sol[box] & (hs[box] > hi) & (hs[box] < blo)
+        return d | (rim & ndimage.binary_dilation(pieces[box]) & ndimage.binary_dilation(d))
+
     lytic = _joined(_components(pieces, "lytic", _MIN_PIECE), between, dense, spacing_kji,
                     min_voxels)
     blastic = _components(_opened(blastic_core), "blastic", min_voxels)

@@ -3,12 +3,13 @@
 A mixed metastasis is lytic tissue with sclerotic (blastic-density) islands scattered through
 it.  The lytic search leaves the islands out, being too dense, and an island can cut the lytic
 part into pieces that look like separate lesions.  So the pieces that islands hold apart are
-one lesion, the dense voxels that the lesion encloses in-plane are part of it, and the lesion
-is mixed when they are a large enough share of it.
+one lesion, the dense voxels that the lesion encloses are part of it, and the lesion is mixed
+when they are a large enough share of it.
 
-Enclosed in-plane, not in 3D: an island is open at the lesion's ends along the bone.  Near the
-cortex, voxels between marrow or lesion and cortex take every density in between; those whose
-neighbourhood holds both are partial volume, not islands (see ``lesion._between``).
+Near the cortex, voxels between marrow or lesion and cortex take every density in between;
+those whose neighbourhood holds both are partial volume, not islands (``lesion._between``).
+Distances are in mm (Euclidean distance maps with the voxel spacing), on boxes around the
+pieces only.
 """
 
 from __future__ import annotations
@@ -21,31 +22,54 @@ from .components import label
 
 ISLAND_REACH_MM = 3.0  # in-plane closing radius: islands up to about 6 mm across are enclosed
 BRIDGE_MM = 5.0  # reach from a lytic piece over which islands and their rims join it to another
+_FLAT = 1e6  # a slice spacing that keeps a distance map in-plane
 
 
-def _ball(spacing_kji, reach_mm: float, in_plane: bool) -> np.ndarray:
-    """A ball of radius ``reach_mm`` (at least one voxel each way), or its in-plane disc."""
-    r = [max(int(reach_mm // float(s)), 1) for s in spacing_kji]
-    if in_plane:
-        r[0] = 0
-    grid = np.mgrid[tuple(slice(-n, n + 1) for n in r)]
-    mm2 = sum((g * float(s)) ** 2 for g, s in zip(grid, spacing_kji))
-    # a one-voxel step is always inside, however thick the slices
-    return (mm2 <= reach_mm ** 2 + 1e-9) | (np.abs(grid).sum(axis=0) <= 1)
+def _within(mask: np.ndarray, sampling, reach_mm: float) -> np.ndarray:
+    """Voxels within ``reach_mm`` of ``mask``: its dilation by a ball of that radius."""
+    return ndimage.distance_transform_edt(~mask, sampling=sampling) <= reach_mm + 1e-6
 
 
 def enclosed(mask: np.ndarray, spacing_kji, reach_mm: float = ISLAND_REACH_MM,
              in_plane: bool = True) -> np.ndarray:
-    """The voxels that a closing of ``mask`` by an (in-plane) ball of ``reach_mm`` adds."""
+    """The voxels that a closing of ``mask`` by a ball of ``reach_mm`` (in-plane: a disc) adds."""
     out = np.zeros_like(mask)
-    ball = _ball(spacing_kji, reach_mm, in_plane)
-    box = bbox(mask, max(ball.shape) // 2 + 1)
+    sampling = np.array(spacing_kji, dtype=float)
+    if in_plane:
+        sampling[0] = _FLAT
+    pad = np.ceil(2 * reach_mm / sampling).astype(int) + 2  # room for the ball, then a free voxel
+    box = bbox(mask, pad)
     if box is None:
         return out
     sub = mask[box]
-    # The box leaves room for the dilation: the closing has no border effects inside it.
-    out[box] = ndimage.binary_closing(sub, ball) & ~sub
+    grown = _within(sub, sampling, reach_mm)
+    out[box] = ~_within(~grown, sampling, reach_mm) & ~sub
     return out
+
+
+def held_apart(masks: list[np.ndarray], sizes: list[int], between, dense: np.ndarray, spacing_kji,
+               min_voxels: int) -> list[tuple[list[int], int]]:
+    """(indices into ``masks``, voxels of their sclerotic islands) of each lesion.  Lytic pieces
+    are one where ``between(box)`` voxels (what lies between lesion and island, on that box)
+    within BRIDGE_MM of them connect them; the dense ones of those are its islands.  They are
+    counted only where they matter: pieces close together, or a piece too small alone.  Groups
+    in the order of their first piece, pieces in order within them."""
+    sampling = np.asarray(spacing_kji, dtype=float)
+    pad = np.ceil(BRIDGE_MM / sampling).astype(int)
+    out = []
+    for near in _near([bbox(m) for m in masks], pad):
+        if len(near) == 1 and sizes[near[0]] >= min_voxels:
+            out.append((near, 0))
+            continue
+        union = np.logical_or.reduce([masks[i] for i in near])
+        box = bbox(union, pad + 1)  # room for the reach, and a free voxel at the edges
+        reach = _within(union[box], sampling, BRIDGE_MM) & between(box)
+        labels, _ = label(union[box] | reach)
+        owner = [int(labels[masks[i][box]].max()) for i in near]
+        for o in sorted(set(owner), key=owner.index):
+            members = [i for i, w in zip(near, owner) if w == o]
+            out.append((members, int(np.count_nonzero(reach & (labels == o) & dense[box]))))
+    return sorted(out, key=lambda g: g[0][0])
 
 
 def _near(boxes, pad) -> list[list[int]]:
@@ -67,26 +91,3 @@ def _near(boxes, pad) -> list[list[int]]:
     for i in range(len(boxes)):
         out.setdefault(root(i), []).append(i)
     return list(out.values())
-
-
-def held_apart(masks: list[np.ndarray], between: np.ndarray, dense: np.ndarray,
-               spacing_kji) -> list[tuple[list[int], np.ndarray]]:
-    """(indices into ``masks``, its sclerotic islands) of each lesion: lytic pieces that
-    ``between`` voxels (what lies between lesion and island) within BRIDGE_MM of them connect
-    are one, and its islands are the ``dense`` ones of those.  Groups in the order of their
-    first piece, pieces in order within them."""
-    ball = _ball(spacing_kji, BRIDGE_MM, in_plane=False)
-    pad = [n // 2 for n in ball.shape]
-    out = []
-    for near in _near([bbox(m) for m in masks], pad):
-        union = np.logical_or.reduce([masks[i] for i in near])
-        box = bbox(union, [p + 1 for p in pad])  # room for the dilation: no border effects
-        reach = ndimage.binary_dilation(union[box], ball) & between[box]
-        labels, _ = label(union[box] | reach)
-        owner = [int(labels[masks[i][box]].max()) for i in near]
-        for o in sorted(set(owner), key=owner.index):
-            members = [i for i, w in zip(near, owner) if w == o]
-            islands = np.zeros_like(union)
-            islands[box] = reach & (labels == o) & dense[box]
-            out.append((members, islands))
-    return sorted(out, key=lambda g: g[0][0])
