@@ -22,6 +22,7 @@ from .mixed import BRIDGE_MM, enclosed, held_apart
 
 
 _TRABECULAR_CONTRAST = 40.0  # HU below trabecular bone that a lytic lesion must at least be
+_FATTY_SHARE = 0.25  # a bone whose inside holds this share of fat has fatty marrow
 # A boundary this many spreads (noise and texture) from the lesion is judged on each voxel's own
 # value: the in-plane median takes its neighbours' values, which at a border are partial volumes
 # of the tissue beyond (at a junction of three tissues, of both) and move the border by up to a
@@ -333,6 +334,11 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     if search is not None:
         interior &= search[roi]
     start = np.array([r.start for r in roi])
+    # Fatty or trabecular is the bone's, read over its whole inside, and from its fat: a lesion
+    # can fill most of what a median reads (near a seed, or a long one in a shaft), and a lytic
+    # lesion at 41 HU passed for trabecular bone.  Fatty marrow is below the lytic window.
+    trabecular = interior.sum() > 20 and np.count_nonzero(hs[interior] < lo) < _FATTY_SHARE * interior.sum()
+    whole = interior
     seed_kji = None
     if seed is not None:
         seed_kji = volume.physical_to_index([seed])[0][::-1] - start
@@ -350,7 +356,6 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
                 interior = host
                 break
     host_hu = float(np.median(hu[interior])) if interior.sum() > 20 else -50.0
-    trabecular = host_hu > lo + _TRABECULAR_CONTRAST
     if trabecular:
         hi = min(hi, host_hu - _TRABECULAR_CONTRAST)
         lo = lo - 50.0
@@ -390,9 +395,12 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
         return None
     chosen = _pick(cands, seed_kji, spacing_kji)
 
-    marrow = interior & ~_dilated(chosen.mask, 2)
-    if not trabecular:  # fatty marrow: its partial-volume rim with the cortex is not marrow
-        marrow &= hs < criteria.lytic_hu[0]
+    away = ~_dilated(chosen.mask, 2)
+    fat = hs < criteria.lytic_hu[0]  # fatty marrow: its partial-volume rim with the cortex is not marrow
+    for inside in (interior, whole):  # near the seed, else (a lesion filling that) the whole bone
+        marrow = inside & away & (True if trabecular else fat)
+        if marrow.sum() > 20:
+            break
     normal_hu = float(np.median(hu[marrow])) if marrow.sum() > 20 else host_hu
     cortex = sol & (hs > bhi)
     cortex_hu = float(np.median(hu[cortex])) if cortex.sum() > 20 else 1200.0
