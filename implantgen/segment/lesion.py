@@ -397,7 +397,9 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
 
     away = ~_dilated(chosen.mask, 2)
     fat = hs < criteria.lytic_hu[0]  # fatty marrow: its partial-volume rim with the cortex is not marrow
-    for inside in (interior, whole):  # near the seed, else (a lesion filling that) the whole bone
+    # Trabecular bone's level near the seed, else (a lesion filling that) the whole bone's; fat
+    # is the same all along a canal, and a mixed lesion's rims bias it near the seed.
+    for inside in (interior, whole) if trabecular else (whole,):
         marrow = inside & away & (True if trabecular else fat)
         if marrow.sum() > 20:
             break
