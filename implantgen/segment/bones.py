@@ -31,7 +31,8 @@ from .head_cap import rejoin_head_caps
 from .joint import split_merged_femurs
 from .names import hip_pieces, is_long, midline_x, name_bones
 from .separate import separate_bones
-from .solid import REACH_MM, bone_solid, tissue_levels
+from .solid import CORTEX_ABOVE_SOFT, REACH_MM, bone_solid, tissue_levels
+from .cartilage import bony_parts
 
 MIN_BONE_ML = 0.5  # smaller pieces are calcifications, contrast or noise, not a bone to plan on
 DENSE_ABOVE_CORTEX = 150.0
@@ -88,12 +89,17 @@ def _bones(volume: Volume, box, body_x, mask, g, marrow, cortex_hu, metal=None):
     """(labels, names) of the separated, cleaned, named bones of ``mask`` (on ``box``);
     ``metal`` (bool, or None) is kept out of them."""
     spacing = volume.spacing
+    voxel_ml = float(np.prod(spacing)) / 1000.0
     labels = separate_bones(mask, g, cortex_hu, spacing, marrow)
+    labels, rib_ends = _without_cartilage(labels, g, cortex_hu, spacing)
 
     def measured(labels):
         feats = bone_features(labels, _affine(volume, box), spacing, marrow, g,
                               cortex_hu + DENSE_ABOVE_CORTEX)
-        feats = [f for f in feats if f.volume_ml >= MIN_BONE_ML and f.dense_fraction >= MIN_DENSE]
+        # A rib's end cut from its cartilage (cartilage.py) is bone whatever its dense share.
+        ends = np.bincount(labels[rib_ends], minlength=int(labels.max()) + 1) if rib_ends is not None else None
+        feats = [f for f in feats if f.volume_ml >= MIN_BONE_ML and (
+            f.dense_fraction >= MIN_DENSE or (ends is not None and 2 * ends[f.label] > f.volume_ml / voxel_ml))]
         # Labels 1..n from the top down (then from the patient's right): the same every run.
         feats.sort(key=lambda f: (-round(f.centroid[2], 3), round(f.centroid[0], 3), f.label))
         labels = _renumber(labels, [f.label for f in feats])
@@ -126,6 +132,26 @@ def _bones(volume: Volume, box, body_x, mask, g, marrow, cortex_hu, metal=None):
         if is_long(f) and not names[f.label].startswith(("vertebra", "sacrum")):  # a fatty sacral canal
             _close_long_bone(labels, f, volume, g, cortex_hu)
     return labels, names
+
+
+def _without_cartilage(labels: np.ndarray, g: np.ndarray, cortex_hu: float, spacing):
+    """(labels, rib ends or None): pieces big enough but failing the dense test cut down to the
+    rib end they hold, their costal cartilage left out (cartilage.py); unchanged when none does."""
+    dense_hu = cortex_hu + DENSE_ABOVE_CORTEX
+    min_voxels = int(np.ceil(MIN_BONE_ML * 1000.0 / float(np.prod(spacing))))
+    sizes = np.bincount(labels.ravel())
+    dense = np.bincount(labels[g > dense_hu], minlength=sizes.size)
+    failed = [lab for lab in range(1, sizes.size)
+              if sizes[lab] >= min_voxels and dense[lab] / sizes[lab] < MIN_DENSE]
+    if not failed:
+        return labels, None
+    ends = bony_parts(labels, failed, g, cortex_hu + CORTEX_ABOVE_SOFT, dense_hu, min_voxels)
+    if not ends.any():
+        return labels, None
+    drop = np.zeros(sizes.size, dtype=bool)
+    drop[failed] = True
+    labels = np.where(drop[labels] & ~ends, 0, labels)
+    return labels, ends
 
 
 def shaft_pieces(labels: np.ndarray, feats, spacing) -> dict[int, int]:
