@@ -6,8 +6,9 @@ test (its share of dense voxels is diluted by the cartilage; a thin rib end on 3
 few anyway) and is dropped whole, rib end and all.  Cartilage is smooth and sits just above the
 cortex level; the rib end is denser: the piece's own histogram tells the two apart (Otsu).  The
 denser class, with the one-voxel rim that partial volume gives its surface (bar the junction
-with the cartilage), is kept when it is bone through and through: its median at least twice the edge contrast above soft tissue, and it
-holds dense voxels.  The cartilage is dropped with the rest of the piece.
+with the cartilage), is kept when it is bone through and through: its median at least twice the
+edge contrast above soft tissue, and it holds dense voxels.  The cartilage is dropped with the
+rest of the piece.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ def bony_parts(labels: np.ndarray, failed, g: np.ndarray, full_bone_hu: float, d
                min_voxels: int) -> np.ndarray:
     """bool mask: the bony part of each piece of ``failed`` (labels that failed the dense test),
     for pieces that are bone joined to cartilage; empty elsewhere.  ``min_voxels``: the smallest
-    bone kept; ``full_bone_hu``: a voxel all of
-    bone (twice the edge's contrast with soft tissue)."""
+    bone kept; ``full_bone_hu``: a voxel all of bone (twice the edge's contrast with soft
+    tissue)."""
     out = np.zeros(labels.shape, dtype=bool)
     boxes = ndimage.find_objects(labels)
     for lab in failed:
