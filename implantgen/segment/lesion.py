@@ -162,12 +162,18 @@ def _joined(pieces: list[_Candidate], between, dense: np.ndarray, spacing_kji,
     return out
 
 
-def _merge_mixed(lytic, blastic, hu, share: float) -> list[_Candidate]:
-    """Join lytic and blastic parts that touch into one lesion, typed by their shares."""
+def _merge_mixed(lytic, blastic, hu, share: float, spacing_kji) -> list[_Candidate]:
+    """Join lytic and blastic parts that touch into one lesion, typed by their shares.  A
+    blastic part joins only where the lytic part holds at least half of it in its folds (its
+    closing, segment/mixed.py): dense bone merely beside a lytic lesion (an osteophyte at a
+    vertebra's rim, running up and down past it) is not part of it."""
     merged, used = [], set()
     for lc in lytic:
         near = _dilated(lc.mask, 2) if blastic else None
         touching = [i for i, bc in enumerate(blastic) if (near & bc.mask).any()]
+        if touching:
+            folds = enclosed(lc.mask, spacing_kji, BRIDGE_MM, in_plane=False)
+            touching = [i for i in touching if 2 * np.count_nonzero(folds & blastic[i].mask) >= blastic[i].voxels]
         mask = lc.mask.copy()
         for i in touching:
             mask |= blastic[i].mask
@@ -390,7 +396,7 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
             warnings.append(f"{len(normal)} region(s) where fatty marrow turns into trabecular bone "
                             "had lesion-like density and were taken as normal marrow.")
             lytic = [c for c in lytic if all(c is not n for n in normal)]
-    cands = _merge_mixed(lytic, blastic, hu, criteria.mixed_fraction)
+    cands = _merge_mixed(lytic, blastic, hu, criteria.mixed_fraction, spacing_kji)
     if not cands:
         return None
     chosen = _pick(cands, seed_kji, spacing_kji)
