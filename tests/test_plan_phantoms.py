@@ -159,6 +159,7 @@ def test_risk_items_from_the_ct():
     assert mirels["total_without_pain"] == mirels["site"] + mirels["lesion_type"] + mirels["size"]
     _, blastic_target, blastic_plan = planned("blastic")
     assert blastic_plan.risk["mirels"]["lesion_type"] == 1
+    assert planned("mixed-40")[2].risk["mirels"]["lesion_type"] == 2
 
 
 def test_margin_past_the_bone_end_is_refused():
@@ -202,3 +203,14 @@ def test_a_seed_in_a_long_lytic_lesion_finds_it(monkeypatch, lesion_hu):
     assert target.lesion.type == "lytic"
     assert _dice(target.lesion.mask, case.labels == 2) >= 0.85
     _assert_extent(case, target)
+
+
+def test_a_mixed_lesion_gets_its_implant():
+    # Rays from the centre line through a mixed lesion can meet no bone (its islands and the
+    # broken cortex leave notches in the solid): those levels are rebuilt, not an error.
+    from implantgen.design import design_implant
+
+    case, target, plan = planned("mixed-40")
+    design = design_implant(case.volume, target, plan)
+    assert design.implant.is_watertight and design.implant.volume > 0
+    assert abs(design.length_mm - plan.resection_length_mm) < 1.0

@@ -77,14 +77,17 @@ def bone_profile(volume: Volume, solid: np.ndarray, lesion: np.ndarray, frame: F
     reach = max_radius(volume, solid, frame, lo, hi)
     radii = outer_radii(volume, solid, frame, levels, theta, reach)
     radii = periosteal_radii(volume, frame, levels, theta, radii)
+    a, b = lesion_span(volume, lesion, frame)
+    rebuilt = (levels >= a - p.restore_pad_mm) & (levels <= b + p.restore_pad_mm)
     missing = ~np.all(np.isfinite(radii), axis=1)
-    if missing.any():  # the screw layout keeps clear of the bone's ends, so this is a bug
-        raise ValueError(f"{int(missing.sum())} level(s) of the plate's span have no bone around the centre line")
+    if (missing & ~rebuilt).any():  # the screw layout keeps clear of the bone's ends, so this is a bug
+        raise ValueError(f"{int((missing & ~rebuilt).sum())} level(s) of the plate's span have no bone "
+                         "around the centre line")
+    if missing.any():  # a ray through the lesion that meets no bone: the level is rebuilt anyway
+        radii = fill_levels(radii, levels, missing)
     # The mask's outline steps from slice to slice: smooth over about one voxel footprint so the
     # body is a surface, not a staircase (a straight shaft keeps its radius).
     radii = smooth(radii, footprint(volume, frame.d) / p.level_mm, 1.0)
-    a, b = lesion_span(volume, lesion, frame)
-    rebuilt = (levels >= a - p.restore_pad_mm) & (levels <= b + p.restore_pad_mm)
     restored, other, note = fill_levels(radii, levels, rebuilt), None, None
     if mirror is not None:
         other, note = mirror(levels, theta, reach + 10.0)
