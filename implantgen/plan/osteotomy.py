@@ -30,9 +30,11 @@ class Osteotomy:
 
 def plan_osteotomies(volume: Volume, axis: BoneAxis, lesion_mask: np.ndarray, lesion_hu: float,
                      normal_hu: float, bone: np.ndarray, margin_mm: float,
-                     local_window_mm: float = 40.0) -> tuple[list[Osteotomy], tuple[float, float]]:
-    """The two cuts (low end first) and the lesion's extent along the global axis."""
-    lesion = lesion_columns(volume, lesion_mask, lesion_hu, normal_hu, bone)  # once for the 3 extents
+                     local_window_mm: float = 40.0,
+                     islands: bool = False) -> tuple[list[Osteotomy], tuple[float, float]]:
+    """The two cuts (low end first) and the lesion's extent along the global axis; ``islands``:
+    a mixed lesion (see extent.LesionColumns)."""
+    lesion = lesion_columns(volume, lesion_mask, lesion_hu, normal_hu, bone, islands)  # once for 3 extents
     extent = extent_along(lesion, axis.point, axis.direction)
     cuts = []
     for side, sign, tip in (("low", -1.0, extent[0]), ("high", 1.0, extent[1])):
