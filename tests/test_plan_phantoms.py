@@ -227,3 +227,21 @@ def test_a_long_mixed_lesion_is_not_cut_short():
     target = find_target(case.volume, segment_bones(case.volume))
     assert target.lesion.type == "mixed"
     _assert_planes(case, target, make_plan(case.volume, target, spec.margin_mm))
+
+
+def test_a_stem_stops_short_of_where_the_scan_cuts_the_bone():
+    # The high cut lies 62 mm from where the scan cuts this tilted femur: the canal read in the
+    # scan's last slices (no bone beyond) was taken as 0 mm wide and the plan refused, though it
+    # is 15-50 mm wide all the way.  The stem now stops 3 mm short of the scan's end.
+    from implantgen.design import design_implant
+
+    spec = FemurSpec(size=160, pixel_mm=1.0, slices=130, slice_mm=2.0, bone_length_mm=260.0,
+                     lesion_length_mm=67.0, lesion_center_mm=16.2, tilt_deg=11.4, tilt_azimuth_deg=52.4,
+                     lesion_angle_deg=69.3, noise_hu=23.8, seed=245)
+    case = femur_phantom(spec)
+    target = find_target(case.volume, segment_bones(case.volume))
+    plan = make_plan(case.volume, target, spec.margin_mm)
+    assert target.axis.cut_by_scan[1]
+    high = design_implant(case.volume, target, plan).stems[1]
+    assert 55.0 <= high.length_mm <= plan.feasibility.bone_left_mm["high"] - 3.0  # measured 58 mm
+    assert high.diameter_mm >= 10.0
