@@ -245,3 +245,19 @@ def test_a_stem_stops_short_of_where_the_scan_cuts_the_bone():
     high = design_implant(case.volume, target, plan).stems[1]
     assert 55.0 <= high.length_mm <= plan.feasibility.bone_left_mm["high"] - 3.0  # measured 58 mm
     assert high.diameter_mm >= 10.0
+
+
+def test_a_mixed_lesion_has_a_closed_surface():
+    # Islands left out beside the cortex left cavities in the mask whose surfaces touched the
+    # outer one along an edge: lesion.stl was not closed and the plan failed with an internal
+    # error (a 16 mm lesion on 0.7 x 1.25 mm voxels, from a random end-to-end sweep).
+    from implantgen.mesh import mask_surface, mesh_report
+
+    spec = FemurSpec(size=220, pixel_mm=0.7, slices=228, slice_mm=1.25, bone_length_mm=284.4,
+                     lesion_type="mixed", lesion_length_mm=16.2, lesion_center_mm=-39.0, tilt_deg=1.9,
+                     tilt_azimuth_deg=122.1, lesion_angle_deg=317.7, noise_hu=17.6, seed=591)
+    case = femur_phantom(spec)
+    lesion = find_target(case.volume, segment_bones(case.volume)).lesion
+    report = mesh_report(mask_surface(case.volume, lesion.mask))
+    assert lesion.type == "mixed" and report["watertight"] and report["outward"]
+    assert _dice(lesion.mask, case.labels == 2) >= 0.85  # measured 0.89

@@ -433,6 +433,8 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
         mask |= enclosed(mask, spacing_kji, BRIDGE_MM, in_plane=False) & dense & (hi_nb <= bhi)
         if kind == "lytic" and np.count_nonzero(mask & dense) >= criteria.mixed_fraction * np.count_nonzero(mask):
             kind = "mixed"
+        if kind == "mixed":  # what it encloses is its own (islands by cortex): no cavities in it,
+            mask = fill_holes(mask)  # whose surface can touch the outer one along an edge
     full = np.zeros(volume.shape, dtype=bool)
     full[roi] = mask
     voxels = int(np.count_nonzero(mask))  # counted as it grows: not over the whole CT
