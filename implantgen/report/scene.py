@@ -78,9 +78,10 @@ def _screw_lines(plan: dict):
     return lines[0].merge(lines[1:]) if len(lines) > 1 else lines[0]
 
 
-def case_scene(folder, plan: dict | None = None) -> CaseScene:
+def case_scene(folder, plan: dict | None = None, only: tuple[str, ...] | None = None) -> CaseScene:
     """The layers of a planned case folder (meshes, planes, screw axes); ``plan`` stands for its
-    plan.json when the caller holds it (as read back) before the file is written."""
+    plan.json when the caller holds it (as read back) before the file is written; ``only``: just
+    those surfaces, no planes or axes."""
     import pyvista as pv
 
     folder = Path(folder)
@@ -90,9 +91,11 @@ def case_scene(folder, plan: dict | None = None) -> CaseScene:
               ("resected segment", "r", "resected_segment.stl", "gold", 0.5),
               ("implant", "i", "implant.stl", "darkorange", 1.0), ("plate", "p", "plate.stl", "steelblue", 1.0))
     for name, key, file, color, opacity in meshes:
-        if (folder / file).is_file():
+        if (only is None or name in only) and (folder / file).is_file():
             scene.layers.append(Layer(name, key, pv.read(folder / file), color, opacity,
                                       visible=name != "resected segment"))
+    if only is not None:
+        return scene
     bone = scene.layer("bone")
     size = 2.5 * max(bone.data.bounds[1] - bone.data.bounds[0], bone.data.bounds[3] - bone.data.bounds[2]) \
         if bone else 80.0

@@ -34,6 +34,11 @@ class Pictures:
     slices: list[Picture]
     slices_missing: list[str]
 
+    @staticmethod
+    def joined(views: "Pictures", slices: "Pictures") -> "Pictures":
+        """The 3D views of one, the CT pictures of the other (drawn by two workers)."""
+        return Pictures(views.legend, views.views, views.views_missing, slices.slices, slices.slices_missing)
+
 
 def _legend(scene: CaseScene) -> list[tuple[str, str]]:
     items = [(lay.name, lay.color) for lay in scene.layers if not lay.name.startswith("osteotomy ")]
@@ -52,14 +57,19 @@ def _meshes(scene: CaseScene) -> dict:
     return {name: (scene.layer(name).data if scene.layer(name) else None) for name in ("implant", "plate")}
 
 
-def report_pictures(folder, plan: dict | None = None, *, ct_image=None, label_image=None) -> Pictures:
+def report_pictures(folder, plan: dict | None = None, *, ct_image=None, label_image=None,
+                    part: str = "all") -> Pictures:
     """The 3D views and CT pictures of a case folder.  ``plan`` stands for plan.json (as read
     back) when the caller holds it before the file is written; the pictures need only its
-    geometry (axis, extent, planes, screws, plate side), not its checks or warnings."""
-    scene = case_scene(folder, plan)
-    views, views_missing = render_views(scene)
-    slices, slices_missing = ct_pictures(Path(folder), scene.plan, _meshes(scene), ct_image, label_image)
-    return Pictures(_legend(scene), views, views_missing, slices, slices_missing)
+    geometry (axis, extent, planes, screws, plate side), not its checks or warnings.  ``part``:
+    "views" or "slices" draws only those (two workers draw one each; Pictures.joined)."""
+    views, slices = part in ("all", "views"), part in ("all", "slices")
+    # The CT pictures outline only the implant and the plate: the bone's surface is not read.
+    scene = case_scene(folder, plan, None if views else ("implant", "plate"))
+    drawn_views, views_missing = render_views(scene) if views else ([], [])
+    drawn_slices, slices_missing = ct_pictures(Path(folder), scene.plan, _meshes(scene), ct_image,
+                                               label_image) if slices else ([], [])
+    return Pictures(_legend(scene) if views else [], drawn_views, views_missing, drawn_slices, slices_missing)
 
 
 def _body(folder: Path, plan: dict, manifest: dict | None, pictures: Pictures) -> str:
