@@ -10,8 +10,8 @@ the function runs at once in this process: same results, one core.
 The caller must not have started threads of its own, and the child must not use a native
 library whose thread pool the parent has started (a fork copies its state half-way): the
 pipeline forks the case-file writer before the design, the first stage to use manifold3d's
-pool, once its hashing thread has ended; and the report's pictures after the design, in a
-child that only renders with VTK (not yet loaded in the parent) and never calls manifold3d.
+pool, once its hashing thread has ended; and the report's pictures after the design, in two
+children that only render with VTK (not yet loaded in the parent) and never call manifold3d.
 """
 
 from __future__ import annotations
