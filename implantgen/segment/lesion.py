@@ -162,6 +162,17 @@ def _joined(pieces: list[_Candidate], between, dense: np.ndarray, spacing_kji,
     return out
 
 
+def _clear_of_islands(chosen: _Candidate, dense: np.ndarray) -> np.ndarray:
+    """The lesion's own voxels to read its level from: those beside dense bone (sclerotic
+    islands, a thinned cortex at its break) are left out, as their partial volume lifts its
+    median: a mixed lesion's came to the muscle's, and its soft-tissue extension leaked 4 mm
+    into the muscle past the lesion's end."""
+    if chosen.type == "blastic":
+        return chosen.mask
+    clear = chosen.mask & ~_dilated(dense & _dilated(chosen.mask, 1), 1)
+    return clear if clear.any() else chosen.mask
+
+
 def _merge_mixed(lytic, blastic, hu, share: float, spacing_kji) -> list[_Candidate]:
     """Join lytic and blastic parts that touch into one lesion, typed by their shares.  A
     blastic part joins only where the lytic part holds at least half of it in its folds (its
@@ -412,7 +423,7 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     normal_hu = float(np.median(hu[marrow])) if marrow.sum() > 20 else host_hu
     cortex = sol & (hs > bhi)
     cortex_hu = float(np.median(hu[cortex])) if cortex.sum() > 20 else 1200.0
-    lesion_hu = float(np.median(hu[chosen.mask]))
+    lesion_hu = float(np.median(hu[_clear_of_islands(chosen, dense)]))
     neighbours = [(normal_hu, marrow if marrow.sum() > 20 else None),
                   (cortex_hu, cortex if cortex.sum() > 20 else None)]
     mid_lo, mid_hi = (lesion_hu + normal_hu) / 2, (lesion_hu + cortex_hu) / 2
