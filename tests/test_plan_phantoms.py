@@ -261,3 +261,19 @@ def test_a_mixed_lesion_has_a_closed_surface():
     report = mesh_report(mask_surface(case.volume, lesion.mask))
     assert lesion.type == "mixed" and report["watertight"] and report["outward"]
     assert _dice(lesion.mask, case.labels == 2) >= 0.85  # measured 0.89
+
+
+def test_a_plate_near_where_the_scan_cuts_the_bone_is_refused_with_numbers():
+    # 55 mm of bone beyond the high cut, then the scan's end (3 mm slices): the plate's outline
+    # was read in the last, partial slice, where no bone was, and the design failed with an
+    # internal error.  The plate keeps a slice clear, and the plan is refused with its numbers.
+    from implantgen.design import design_implant
+
+    spec = FemurSpec(size=110, pixel_mm=1.5, slices=90, slice_mm=3.0, bone_length_mm=268.6,
+                     lesion_length_mm=44.8, lesion_center_mm=39.5, tilt_deg=8.7, tilt_azimuth_deg=23.6,
+                     lesion_angle_deg=130.4, noise_hu=16.0, seed=390)
+    case = femur_phantom(spec)
+    target = find_target(case.volume, segment_bones(case.volume))
+    plan = make_plan(case.volume, target, spec.margin_mm)
+    with pytest.raises(PlanNotFeasible, match="can carry the plate"):
+        design_implant(case.volume, target, plan)

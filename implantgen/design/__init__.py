@@ -17,7 +17,7 @@ from functools import partial
 import numpy as np
 import trimesh
 
-from ..geometry import bbox, sub_volume
+from ..geometry import bbox, footprint, sub_volume
 from ..records import BoneSegmentation, Volume
 from .body import body_solid, bone_profile
 from .mirror import mirrored_radii
@@ -48,8 +48,10 @@ class Design:
     warnings: list[str] = field(default_factory=list)
 
 
-def _room(bone_left: float, cut_by_scan: bool) -> float:
-    return bone_left - (2.0 if cut_by_scan else _PLATE_JOINT_CLEARANCE_MM)
+def _room(bone_left: float, cut_by_scan: bool, last_slice_mm: float) -> float:
+    # Where the scan cuts the bone, its last slice is partial volume (the solid may end a voxel
+    # short of it) and the outline is read 2 mm past the plate's end.
+    return bone_left - (2.0 + last_slice_mm if cut_by_scan else _PLATE_JOINT_CLEARANCE_MM)
 
 
 def design_implant(volume: Volume, target, plan, params: DesignParams = DesignParams(),
@@ -73,8 +75,9 @@ def design_implant(volume: Volume, target, plan, params: DesignParams = DesignPa
 
     sp, pp = params.screws, params.plate
     end = 1.5 * sp.plate_hole_mm  # the hole's edge one diameter from the plate's end
-    spots = positions(length, _room(left["low"], cut_by_scan["low"]), _room(left["high"], cut_by_scan["high"]),
-                      sp, end)
+    last = footprint(volume, frame.d)
+    spots = positions(length, _room(left["low"], cut_by_scan["low"], last),
+                      _room(left["high"], cut_by_scan["high"], last), sp, end)
     plate_lo, plate_hi = spots[0][0] - end, spots[-1][0] + end
     lo, hi = min(plate_lo, -2.0) - 2.0, max(plate_hi, length + 2.0) + 2.0
     profile, rebuilt, (mirrored, shape_note) = bone_profile(volume, solid, lesion, frame, lo, hi, params.body,
