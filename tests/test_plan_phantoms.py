@@ -216,6 +216,13 @@ def test_a_mixed_lesion_gets_its_implant():
     assert abs(design.length_mm - plan.resection_length_mm) < 1.0
 
 
+def _planned_spec(spec: FemurSpec):
+    """(case, target, plan) of a phantom outside CASES."""
+    case = femur_phantom(spec)
+    target = find_target(case.volume, segment_bones(case.volume))
+    return case, target, make_plan(case.volume, target, spec.margin_mm)
+
+
 def test_a_long_mixed_lesion_is_not_cut_short():
     # Its islands read as cortex, so the columns at its low end could not be read and the
     # plane fell 4.8 mm short of the truth (inside the margin); now within 0.1 mm.  Its Dice
@@ -223,10 +230,9 @@ def test_a_long_mixed_lesion_is_not_cut_short():
     spec = FemurSpec(size=160, pixel_mm=1.0, slices=130, slice_mm=2.0, bone_length_mm=260.0,
                      lesion_type="mixed", lesion_length_mm=67.9, lesion_center_mm=9.0, tilt_deg=10.8,
                      tilt_azimuth_deg=99.7, lesion_angle_deg=57.8, noise_hu=24.5, seed=485)
-    case = femur_phantom(spec)
-    target = find_target(case.volume, segment_bones(case.volume))
+    case, target, plan = _planned_spec(spec)
     assert target.lesion.type == "mixed"
-    _assert_planes(case, target, make_plan(case.volume, target, spec.margin_mm))
+    _assert_planes(case, target, plan)
 
 
 def test_a_stem_stops_short_of_where_the_scan_cuts_the_bone():
@@ -238,9 +244,7 @@ def test_a_stem_stops_short_of_where_the_scan_cuts_the_bone():
     spec = FemurSpec(size=160, pixel_mm=1.0, slices=130, slice_mm=2.0, bone_length_mm=260.0,
                      lesion_length_mm=67.0, lesion_center_mm=16.2, tilt_deg=11.4, tilt_azimuth_deg=52.4,
                      lesion_angle_deg=69.3, noise_hu=23.8, seed=245)
-    case = femur_phantom(spec)
-    target = find_target(case.volume, segment_bones(case.volume))
-    plan = make_plan(case.volume, target, spec.margin_mm)
+    case, target, plan = _planned_spec(spec)
     assert target.axis.cut_by_scan[1]
     high = design_implant(case.volume, target, plan).stems[1]
     assert 55.0 <= high.length_mm <= plan.feasibility.bone_left_mm["high"] - 3.0  # measured 58 mm
@@ -272,8 +276,6 @@ def test_a_plate_near_where_the_scan_cuts_the_bone_is_refused_with_numbers():
     spec = FemurSpec(size=110, pixel_mm=1.5, slices=90, slice_mm=3.0, bone_length_mm=268.6,
                      lesion_length_mm=44.8, lesion_center_mm=39.5, tilt_deg=8.7, tilt_azimuth_deg=23.6,
                      lesion_angle_deg=130.4, noise_hu=16.0, seed=390)
-    case = femur_phantom(spec)
-    target = find_target(case.volume, segment_bones(case.volume))
-    plan = make_plan(case.volume, target, spec.margin_mm)
+    case, target, plan = _planned_spec(spec)
     with pytest.raises(PlanNotFeasible, match="can carry the plate"):
         design_implant(case.volume, target, plan)
