@@ -238,7 +238,7 @@ def test_a_long_mixed_lesion_is_not_cut_short():
 def test_a_stem_stops_short_of_where_the_scan_cuts_the_bone():
     # The high cut lies 62 mm from where the scan cuts this tilted femur: the canal read in the
     # scan's last slices (no bone beyond) was taken as 0 mm wide and the plan refused, though it
-    # is 15-50 mm wide all the way.  The stem now stops 3 mm short of the scan's end.
+    # is 15-50 mm wide all the way.  The stem now stops 2 mm and one slice short of the scan's end.
     from implantgen.design import design_implant
 
     spec = FemurSpec(size=160, pixel_mm=1.0, slices=130, slice_mm=2.0, bone_length_mm=260.0,

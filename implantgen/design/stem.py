@@ -25,7 +25,6 @@ _ANGLES = 48
 _STEP = 1.0  # mm between traced levels
 _OVERLAP_MM = 3.0  # the stem starts this far inside the body so that the union is one solid
 _FIT_TOLERANCE_MM = 0.25  # sub-voxel slack when comparing the stem with the traced canal
-_SCAN_END_MM = 3.0  # a stem stops this short of where the scan cuts the bone
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,12 +70,13 @@ def trace_canal(volume: Volume, solid: np.ndarray, cut_point, out_dir, length_mm
     return centres, radii.min(axis=1), frame
 
 
-def design_stem(volume: Volume, solid: np.ndarray, cut, side: str, bone_left_mm: float, cut_by_scan: bool,
+def design_stem(volume: Volume, solid: np.ndarray, cut, side: str, bone_left_mm: float, scan_end_mm: float,
                 cortex_hu: float, max_radius_mm: float, p: StemParams) -> Stem:
+    """``scan_end_mm``: how far to keep from where the scan cuts the bone (its last slice is
+    partial volume, a canal read there is no canal); 0 when the bone ends in the scan."""
     out_dir = -cut.normal if side == "low" else cut.normal
-    # Where the scan cuts the bone its last slices are partial volume: the solid ends a little
-    # short of them, and a canal read there is no canal.
-    room = bone_left_mm - (_SCAN_END_MM if cut_by_scan else p.tip_clearance_mm)
+    cut_by_scan = bool(scan_end_mm)
+    room = bone_left_mm - (scan_end_mm if cut_by_scan else p.tip_clearance_mm)
     reach = max(min(p.max_length_mm, room), 0.0)
     centres, free, _ = trace_canal(volume, solid, cut.point, out_dir, max(reach, 2 * _STEP), cortex_hu,
                                    max_radius_mm)
