@@ -10,10 +10,14 @@ endplates (solid.disc_like), or walled in by a thin rim only (an endplate's edge
 with soft tissue beyond it, where a lesion has bone all round (bone_around); the spinal canal,
 walled in by the arch, runs on through the slices, capped only here and there by a lamina.
 Where the lesion broke the cortex, the solid is closed up to the chord over the break (spanned).
+A lesion that broke through a body's posterior wall into the spinal canal joins the canal and
+would go with it: its part beside the canal's open section, capped along k, large and with bone
+all round but the break, is judged on its own (off_canal); the canal stays out.
 
 Measured on lesions simulated in real vertebral bodies (tests/test_lesions_real.py): all of the
 lesion in the solid (12 of 89 and 87 of 1121 voxels before); the iliac marrow between the tables
-of the pelvis is taken in too.
+of the pelvis is taken in too.  A lesion of the posterior wall 6 mm into the canal: 58 of 61 and
+907 of 907 of its voxels in the body (5 and 15 before).
 """
 
 from __future__ import annotations
@@ -32,6 +36,11 @@ LOOSE_ENCLOSED = 5  # ... and next to such voxels, 5 of 8 (where the lesion brok
 MIN_CAPPED = 0.5  # share of a piece's voxels capped by bone along k on both sides
 AROUND_MM = 4.0  # the band around a piece in its slices ...
 MIN_BONE_AROUND = 0.67  # ... is mostly bone around a lesion (0.75 where it broke the cortex), not around a disc (0.59)
+# A lesion that broke through a vertebral body's posterior wall into the spinal canal, in its
+# part beside the canal (off_canal): all bone around it but the break, and no speck (the pieces
+# of the canal taken so in scans without a lesion held 0.4 ml at most, 0.86 of bone around).
+BREACH_ML = 1.0
+BREACH_BONE_AROUND = 0.75
 _ALONG_K = np.zeros((3, 3, 3), dtype=bool)
 _ALONG_K[:, 1, 1] = True
 
@@ -56,11 +65,33 @@ def lytic_holes(mask: np.ndarray, candidate: np.ndarray, spacing, reach_mm: floa
     closed = np.bincount(pieces[capped], minlength=n + 1)
     keep = closed >= MIN_CAPPED * total
     keep[0] = False
+    breached = off_canal(pieces, ~keep, capped, spacing)
     pieces[~(capped & keep[pieces])] = 0  # what would be filled, by piece
+    if breached.any():  # judged as pieces of their own, after the others
+        extra, m = label(breached)
+        big = np.bincount(extra.ravel(), minlength=m + 1) * np.prod(spacing) / 1000.0 >= BREACH_ML
+        big &= bone_around(extra, m, mask, spacing) >= BREACH_BONE_AROUND
+        big[0] = False
+        breached = big[extra]
+        pieces[breached] = extra[breached] + n
+        keep = np.concatenate([keep, big[1:]])
+        n += m
     keep &= bone_around(pieces, n, mask, spacing) >= MIN_BONE_AROUND
     keep[0] = False
     pieces[~keep[pieces]] = 0
     return spanned(pieces, mask, candidate, spacing)
+
+
+def off_canal(pieces: np.ndarray, canal: np.ndarray, capped: np.ndarray, spacing) -> np.ndarray:
+    """The capped voxels of the canal-like ``pieces`` (``canal``: (n + 1,) bool) farther in-plane
+    than AROUND_MM from the piece's open voxels: a lesion that broke through a vertebral body's
+    posterior wall joins the spinal canal, and its part in the body, capped by bone above and
+    below, lies beside the canal's open section, not in it."""
+    canal = canal.copy()
+    canal[0] = False
+    own = canal[pieces]
+    r = max(1, int(round(AROUND_MM / float(spacing[0]))))
+    return own & capped & ~by_disk(own & ~capped, r, grow=True)
 
 
 def spanned(pieces: np.ndarray, mask: np.ndarray, candidate: np.ndarray, spacing) -> np.ndarray:
