@@ -4,22 +4,35 @@ Why a fork and not a thread or a process pool: most of the pipeline's later work
 cubes, ITK's writers, trimesh's bookkeeping) holds the GIL, so a thread would not run beside
 the design; a fork inherits the records (a CT of hundreds of MB, whole-volume masks) without
 pickling them and needs no imports.  Only the function's small return value crosses back.
+A large mask coming back (a bool or unsigned-integer array, e.g. a whole-CT label map) crosses
+as the box around its nonzero voxels: a bone fills a small part of a CT, and pickling 100 MB
+through the pipe cost a quarter of a second.
+
 Where fork is not safe or not there (macOS, Windows), or when asked not to (``IMPLANTGEN_FORK=0``),
 the function runs at once in this process: same results, one core.
 
 The caller must not have started threads of its own, and the child must not use a native
 library whose thread pool the parent has started (a fork copies its state half-way): the
-pipeline forks the case-file writer before the design, the first stage to use manifold3d's
-pool, once its hashing thread has ended; and the report's pictures after the design, in two
-children that only render with VTK (not yet loaded in the parent) and never call manifold3d.
+pipeline forks the segmentation and plan after loading (its decoding threads have ended), the
+case-file writer before the design, the first stage to use manifold3d's pool; and the report's
+pictures after the design, in two children that only render with VTK (imported, not yet used,
+in the parent) and never call manifold3d.
 """
 
 from __future__ import annotations
 
+import io
 import multiprocessing
 import os
+import pickle
 import sys
 import traceback
+
+import numpy as np
+
+from .geometry import bbox
+
+_BOXED_BYTES = 1 << 22  # masks from 4 MB on cross as their box
 
 
 def can_fork() -> bool:
@@ -48,7 +61,11 @@ def _child(conn, func, args, kwargs) -> None:
         out = func(*args, **kwargs)
     except BaseException as exc:  # noqa: BLE001 - everything goes back to the parent
         out = _Failure(exc)
-    conn.send(out)
+    try:
+        data = _dumps(out)
+    except Exception as exc:  # noqa: BLE001 - a result that does not pickle is an error too
+        data = _dumps(_Failure(exc))
+    conn.send_bytes(data)
     conn.close()
 
 
@@ -73,7 +90,7 @@ class Background:
     def result(self):
         if self._proc is not None:
             try:
-                self._value = self._conn.recv()
+                self._value = pickle.loads(self._conn.recv_bytes())
             except EOFError:  # the child died without a word (killed, out of memory)
                 self._proc.join()
                 self._value = _Failure(WorkerDied(
@@ -114,3 +131,24 @@ def _run_here(func, args, kwargs):
         failure = _Failure.__new__(_Failure)
         failure.exc, failure.text, failure.local = exc, "", True
         return failure
+
+
+class _BoxingPickler(pickle.Pickler):
+    def reducer_override(self, obj):
+        if isinstance(obj, np.ndarray) and obj.ndim == 3 and obj.dtype.kind in "bu" and obj.nbytes >= _BOXED_BYTES:
+            box = bbox(obj)
+            return _unbox, (obj.shape, obj.dtype.str, box, None if box is None else np.ascontiguousarray(obj[box]))
+        return NotImplemented
+
+
+def _unbox(shape, dtype, box, inside) -> np.ndarray:
+    out = np.zeros(shape, dtype=dtype)
+    if box is not None:
+        out[box] = inside
+    return out
+
+
+def _dumps(obj) -> bytes:
+    buffer = io.BytesIO()
+    _BoxingPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
+    return buffer.getvalue()

@@ -9,22 +9,21 @@ and writes the output folder atomically.  The CLI is a thin layer over ``plan_ca
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
-from concurrent.futures import ThreadPoolExecutor
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
+from .design import DESIGN_SECTIONS, design_params
 from .errors import InputError, PlanNotFeasible
 from .export import build_manifest, pixel_hash, write_json
 from .export.manifest import add_outputs
-from .export.case_files import ct_crop_image, label_map_image, segmentation_labels, write_case_files, \
-    write_label_map
-from .design import DESIGN_SECTIONS, Design, design_implant, design_params
-from .export.design_files import write_design, write_stls
 from .export.plan_json import as_written, design_blocks, plan_dict
 from .load import load_ct, load_label_map
 from .outdir import atomic_output_dir, check_output_dir
@@ -32,13 +31,22 @@ from .parallel import Background, WorkerDied
 from .plan import FeasibilityLimits, ResectionPlan, make_plan
 from .plan.risk import PAIN_SCORES
 from .progress import stage_progress
-from .report import write_report
-from .report.write import Pictures, report_pictures
 from .records import BoneSegmentation, SeriesSummary, Volume
 from .segment import segment_bones
 from .segment.external import bones_from_label_map
 from .segment.lesion import LesionCriteria
 from .segment.target import Target, find_target
+
+if TYPE_CHECKING:
+    from .design import Design
+    from .report.write import Pictures
+
+# The stages after the plan need trimesh, manifold3d, VTK and pyvista: about a second of imports
+# (and half a second more in the report's drawing worker).  plan_case imports them while a forked
+# child segments the CT and plans; only the functions that use them name them.
+LATER_MODULES = ("implantgen.design.implant", "implantgen.export.case_files", "implantgen.export.design_files",
+                 "implantgen.report.write", "implantgen.report.views", "pyvista", "vtkmodules.vtkRenderingOpenGL2",
+                 "vtkmodules.vtkRenderingCore", "vtkmodules.vtkFiltersCore", "vtkmodules.vtkCommonColor")
 
 log = logging.getLogger("implantgen")
 
@@ -83,9 +91,22 @@ class _Stages:
         self.progress.finish(name)
         return result
 
+    def ran(self, seconds: dict[str, float]) -> None:
+        """Stages that ran elsewhere (a forked child), with their times: counted as done."""
+        for name, t in seconds.items():
+            self.seconds[name] = t
+            self.progress.finish(name)
+
 
 PLAN_STAGES = ("load", "segment", "target", "plan", "design", "export", "report")
 SEGMENT_STAGES = ("load", "segment", "target", "export")
+
+
+def _one_blas_thread():
+    """The pipeline's matrix products are small (N x 3 points, 3 x 3 frames); after each, OpenBLAS's
+    worker threads spin on the other core, where the forked workers run: 0.8 s of CPU on a
+    512 x 512 x 400 CT.  BLAS runs on the calling thread while the pipeline runs."""
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _check_options(margin_mm: float, lesion_mask, lesion_seed, pain) -> tuple | None:
@@ -148,6 +169,15 @@ def _bones(volume: Volume, bones_file, bone_names) -> BoneSegmentation:
     return bones_from_label_map(bones_file, volume, bone_names)
 
 
+def _segment_and_plan(volume, mask, bones_file, bone_names, seed, criteria, margin_mm, pain, limits):
+    """(bones, target, resection plan, seconds per stage): the stages from the CT to the plan."""
+    with _Stages(("segment", "target", "plan")) as stages:
+        bones = stages.run("segment", _bones, volume, bones_file, bone_names)
+        target = stages.run("target", find_target, volume, bones, lesion_mask=mask, seed=seed, criteria=criteria)
+        resection = stages.run("plan", make_plan, volume, target, margin_mm, pain=pain, limits=limits)
+    return bones, target, resection, stages.seconds
+
+
 def plan_case(series, out, *, margin_mm: float = 20.0, series_uid: str | None = None,
               lesion_mask=None, lesion_seed=None, pain: str | None = None,
               bones_file=None, bone_names=None, config: dict | None = None,
@@ -170,25 +200,30 @@ def plan_case(series, out, *, margin_mm: float = 20.0, series_uid: str | None = 
                   "lesion_mask_given": lesion_mask is not None, "lesion_seed": seed, "pain": pain,
                   "lesion_criteria": criteria.__dict__, "feasibility_limits": limits.__dict__,
                   "design": params.as_dict(), "strict": strict, "config": config or {}}
-    with _Stages(PLAN_STAGES, progress) as stages, ThreadPoolExecutor(1) as hashing:
+    with _one_blas_thread(), _Stages(PLAN_STAGES, progress) as stages:
         volume, mask = stages.run("load", _load, series, series_uid, seed, lesion_mask)
-        # The input's hash (half a second on a large CT) runs on a thread while the CT is
-        # segmented: hashlib lets go of the GIL on large buffers.
-        hashed = hashing.submit(pixel_hash, volume)
         s = volume.summary
         log.info("load: %s CT %dx%dx%d, spacing %.3g x %.3g x %.3g mm (%.1f s)", s.orientation, *s.size,
                  *s.spacing, stages.seconds["load"])
-        bones = stages.run("segment", _bones, volume, bones_file, bone_names)
-        target = stages.run("target", find_target, volume, bones, lesion_mask=mask, seed=seed, criteria=criteria)
+        # Segmenting, the lesion and the plan run in a forked child (implantgen.parallel): this
+        # process meanwhile imports the later stages' libraries and hashes the input, work that
+        # would otherwise wait its turn on one core.
+        stages.progress.start("segment")
+        with Background(_segment_and_plan, volume, mask, bones_file, bone_names, seed, criteria, margin_mm,
+                        pain, limits) as head:
+            for name in LATER_MODULES:
+                importlib.import_module(name)
+            input_hash = pixel_hash(volume)
+            bones, target, resection, seconds = head.result()
+        stages.ran(seconds)
         log.info("segment: %d bone(s)%s; %s lesion of %.1f ml in %s (%.1f s)", len(bones.names),
                  ", metal found" if bones.has_metal else "", target.lesion.type, target.lesion.volume_ml,
                  target.name, stages.seconds["segment"] + stages.seconds["target"])
-        resection = stages.run("plan", make_plan, volume, target, margin_mm, pain=pain, limits=limits)
         log.info("plan: osteotomies %.1f mm apart at a %g mm margin (%.1f s)", resection.resection_length_mm,
                  margin_mm, stages.seconds["plan"])
         parameters["bones"] = bones.method
-        input_hash = hashed.result()  # done long since; and no thread may live through the fork below
-        hashing.shutdown()
+        from .design import design_implant
+        from .export.case_files import ct_crop_image, label_map_image, segmentation_labels, write_case_files
         with atomic_output_dir(out) as tmp:
             # The case's own files (label map, CT crop, surfaces) need no design: they are
             # written on the other core while the design is made (implantgen.parallel).
@@ -216,24 +251,27 @@ def plan_case(series, out, *, margin_mm: float = 20.0, series_uid: str | None = 
 
 
 class _Pictures:
-    """The report's 3D views and CT pictures, drawn by two forked workers at once: after the
-    design the parent has only the printability checks left, and one worker alone kept the other
-    core waiting (about 0.9 s).  ``result()`` joins them; a worker that died leaves its part
-    saying so (a graphics driver crash, say), and the report is written."""
+    """The report's CT pictures and 3D views, drawn by two forked workers: the CT pictures need
+    only the implant and the plate, and start as soon as those are written; the 3D views need the
+    case's surfaces too, and start once the case-file worker has written them.  ``result()``
+    joins them; a worker that died leaves its part saying so (a graphics driver crash, say), and
+    the report is written."""
 
-    def __init__(self, tmp: Path, plan: dict, images: dict):
-        self.parts = [Background(report_pictures, tmp, plan, part="views")]
-        try:
-            self.parts.append(Background(report_pictures, tmp, plan, part="slices", **images))
-        except BaseException:
-            self.close()
-            raise
+    def __init__(self):
+        self.parts: dict[str, Background] = {}
+
+    def draw(self, part: str, tmp: Path, plan: dict, **images) -> None:
+        from .report.write import report_pictures
+
+        self.parts[part] = Background(report_pictures, tmp, plan, part=part, **images)
 
     def result(self) -> Pictures:
+        from .report.write import Pictures
+
         drawn = []
-        for part in self.parts:
+        for name in ("views", "slices"):
             try:
-                drawn.append(part.result())
+                drawn.append(self.parts[name].result())
             except WorkerDied as exc:
                 log.warning("Some of the report's pictures could not be drawn (%s); the report says so.", exc)
                 why = f"not available (the drawing process ended: {exc})"
@@ -241,7 +279,7 @@ class _Pictures:
         return Pictures.joined(*drawn)
 
     def close(self) -> None:
-        for part in self.parts:
+        for part in self.parts.values():
             part.close()
 
     def __enter__(self):
@@ -256,20 +294,28 @@ def _export_plan(result: CaseResult, tmp: Path, params, strict: bool, case_files
     """Write the design's files and plan.json into ``tmp`` (fills ``result.warnings``), once
     ``case_files`` (write_case_files, in the background) has written the case's own.  Returns
     the report's pictures, being drawn in the background meanwhile (report_pictures)."""
-    volume, bones, resection, design = result.volume, result.bones, result.resection, result.design
+    from .export.design_files import write_design, write_stls
+
+    volume, bones, resection, target, design = (result.volume, result.bones, result.resection, result.target,
+                                                result.design)
     warnings = (list(volume.warnings) + list(bones.warnings) + list(resection.warnings)
                 + list(design.warnings))
     if bones.has_metal:
         warnings.append("Metal was found on this CT (an implant?): it is marked as metal, not bone; "
                         "streak artefacts near it lower the accuracy there.")
     read_back = write_stls(tmp, design)
-    plan = plan_dict(resection, result.target, case_files.result())
-    plan["implant"], plan["plate"] = design_blocks(design)
-    # Every surface is in the folder now: the pictures (VTK, about 1.4 s) are drawn by two
-    # workers while the printability checks run here.  The design used manifold3d's thread pool;
-    # the workers only render and never call manifold3d, so the forks are safe.
-    pictures = _Pictures(tmp, as_written(plan), images)
+    blocks = design_blocks(design)
+    # The pictures (VTK, about 1.4 s) are drawn by two workers while the printability checks run
+    # here; they need only the plan's geometry.  The design used manifold3d's thread pool; the
+    # workers only render and never call manifold3d, so the forks are safe.
+    pictures = _Pictures()
     try:
+        plan = plan_dict(resection, target)
+        plan["implant"], plan["plate"] = blocks
+        pictures.draw("slices", tmp, as_written(plan), **images)
+        plan = plan_dict(resection, target, case_files.result())
+        plan["implant"], plan["plate"] = blocks
+        pictures.draw("views", tmp, as_written(plan))
         printing = write_design(tmp, design, params.printing, read_back)
         failures = [f"{name}: {f}" for name, r in printing.items() for f in r.get("failures", [])]
         if failures and strict:
@@ -289,6 +335,8 @@ def _export_plan(result: CaseResult, tmp: Path, params, strict: bool, case_files
 def _report_and_manifest(result: CaseResult, tmp: Path, parameters: dict, input_hash: str,
                          images: dict, pictures: _Pictures) -> None:
     """report.html, then manifest.json last, so that it hashes every other file (the report too)."""
+    from .report import write_report
+
     done = {name: "done" for name in PLAN_STAGES}
     manifest = build_manifest(tmp, parameters=parameters, input_summary=result.volume.summary.as_dict(),
                               input_hash=input_hash, stages=done)
@@ -309,7 +357,7 @@ def segment_case(series, out, *, series_uid: str | None = None, lesion_seed=None
     seed = _check_options(20.0, None, lesion_seed, None)
     check_output_dir(out)
     _check_config(config)
-    with _Stages(SEGMENT_STAGES, progress) as stages:
+    with _one_blas_thread(), _Stages(SEGMENT_STAGES, progress) as stages:
         volume, _ = stages.run("load", _load, series, series_uid, seed, None)
         bones = stages.run("segment", _bones, volume, bones_file, bone_names)
         warnings = list(volume.warnings) + list(bones.warnings)
@@ -328,6 +376,8 @@ def segment_case(series, out, *, series_uid: str | None = None, lesion_seed=None
 
 
 def _export_segmentation(result: CaseResult, parameters: dict) -> None:
+    from .export.case_files import segmentation_labels, write_label_map
+
     volume, bones, target = result.volume, result.bones, result.target
     voxel_ml = float(np.prod(volume.spacing)) / 1000.0
     counts = np.bincount(bones.labels.ravel().astype(np.int64))

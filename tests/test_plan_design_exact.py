@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from implantgen.design import _union_box
+from implantgen.design.implant import _union_box
 from implantgen.design.body import max_radius
 from implantgen.design.profile import Frame, _outer_samples, _ray_indices, _sample_rays, angles
 from implantgen.geometry import bbox, voxel_points

@@ -176,9 +176,9 @@ def _killed(*_args, **_kwargs):
 
 @pytest.mark.skipif(not can_fork(), reason="the pictures are drawn in a forked worker only where fork is used")
 def test_a_picture_worker_that_dies_leaves_a_report_that_says_so(tmp_path, monkeypatch):
-    import implantgen.pipeline as pipeline
+    import implantgen.report.write as write
 
-    monkeypatch.setattr(pipeline, "report_pictures", _killed)
+    monkeypatch.setattr(write, "report_pictures", _killed)  # the pipeline imports it where it forks
     out = tmp_path / "case"
     plan_case(SAMPLE, out)
     page = (out / "report.html").read_text(encoding="utf-8")
