@@ -137,14 +137,14 @@ class _BoxingPickler(pickle.Pickler):
     def reducer_override(self, obj):
         if isinstance(obj, np.ndarray) and obj.ndim == 3 and obj.dtype.kind in "bu" and obj.nbytes >= _BOXED_BYTES:
             box = bbox(obj)
-            return _unbox, (obj.shape, obj.dtype.str, box, None if box is None else np.ascontiguousarray(obj[box]))
+            return _unbox, (obj.shape, obj.dtype.str, box, None if box is None else obj[box].tobytes())
         return NotImplemented
 
 
-def _unbox(shape, dtype, box, inside) -> np.ndarray:
+def _unbox(shape, dtype, box, inside: bytes | None) -> np.ndarray:
     out = np.zeros(shape, dtype=dtype)
     if box is not None:
-        out[box] = inside
+        out[box] = np.frombuffer(inside, dtype=dtype).reshape([b.stop - b.start for b in box])
     return out
 
 

@@ -68,3 +68,26 @@ def test_without_fork_the_work_is_done_here(monkeypatch):
         assert job.result() == (3.0, os.getpid())
     with Background(_refuse) as job, pytest.raises(PlanNotFeasible):
         job.result()
+
+
+def _masks():
+    rng = np.random.default_rng(0)
+    labels = np.zeros((60, 200, 200), dtype=np.uint8)  # 2.4 MB: crosses whole
+    big = np.zeros((120, 200, 200), dtype=np.uint16)  # 9.6 MB: crosses as its box
+    big[30:50, 10:40, 150:190] = rng.integers(0, 9, (20, 30, 40))
+    mask = np.zeros((120, 200, 400), dtype=bool)
+    mask[119, 199, 399] = mask[0, 0, 0] = True  # the box is the whole array
+    view = np.zeros((120, 400, 400), dtype=bool)[:, ::2, ::2]  # not contiguous, and empty
+    view[5, 6, 7] = True
+    return {"labels": labels, "big": big, "mask": mask, "empty": np.zeros((100, 200, 300), bool),
+            "view": view, "float": rng.random((40, 200, 200)).astype(np.float32), "same": (big, big)}
+
+
+def test_large_masks_come_back_equal_from_their_box():
+    with Background(_masks) as job:
+        got = job.result()
+    want = _masks()
+    for key in ("labels", "big", "mask", "empty", "view", "float"):
+        assert got[key].dtype == want[key].dtype and got[key].shape == want[key].shape, key
+        assert np.array_equal(got[key], want[key]), key
+    assert got["same"][0] is got["same"][1]  # one object still comes back as one
