@@ -65,7 +65,8 @@ def lytic_holes(mask: np.ndarray, candidate: np.ndarray, spacing, reach_mm: floa
     closed = np.bincount(pieces[capped], minlength=n + 1)
     keep = closed >= MIN_CAPPED * total
     keep[0] = False
-    breached = off_canal(pieces, ~keep, capped, spacing)
+    # Only a canal-like piece with 1 ml capped can hold a breach of BREACH_ML (its 6-connected parts).
+    breached = off_canal(pieces, ~keep & (closed * np.prod(spacing) / 1000.0 >= BREACH_ML), capped, spacing)
     pieces[~(capped & keep[pieces])] = 0  # what would be filled, by piece
     if breached.any():  # judged as pieces of their own, after the others
         extra, m = label(breached)
@@ -90,8 +91,13 @@ def off_canal(pieces: np.ndarray, canal: np.ndarray, capped: np.ndarray, spacing
     canal = canal.copy()
     canal[0] = False
     own = canal[pieces]
-    r = max(1, int(round(AROUND_MM / float(spacing[0]))))
-    return own & capped & ~by_disk(own & ~capped, r, grow=True)
+    box = bbox(own)  # the open voxels are its voxels: their growth is worked on their box
+    out = np.zeros_like(own)
+    if box is not None:
+        r = max(1, int(round(AROUND_MM / float(spacing[0]))))
+        own, capped = own[box], capped[box]
+        out[box] = own & capped & ~by_disk(own & ~capped, r, grow=True)
+    return out
 
 
 def spanned(pieces: np.ndarray, mask: np.ndarray, candidate: np.ndarray, spacing) -> np.ndarray:
