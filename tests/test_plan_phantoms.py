@@ -73,8 +73,16 @@ CASES.update({
 # Mixed lesions: the lytic body with sclerotic islands (about 30% of it, 5-10 mm across), on a
 # 0.8 mm x 2 mm grid.  Measured Dice 0.86-0.90, extents and planes within 1 mm.  Known limits,
 # not asserted: a 15 mm one at 20 degrees of tilt (Dice 0.76, an end 1.5 mm out), and the
-# coarser 1.3 mm x 2.5 mm grid above, where islands of a few voxels blur into the lytic tissue
-# (Dice 0.3-0.73).
+# coarser 1.3 mm x 2.5 mm grid above, where islands of a few voxels blur into the lytic tissue.
+# There (Dice 0.37-0.86 before) islands in the cortical break, pieces of their own, left the
+# break open in the bone's solid; the lesion's level, lifted by their blur, hid its extension
+# or let it leak; and counted by voxels they were too few to make it mixed.  Now the three
+# coarse cases below meet the target; of the others, at 40 mm (seed 0) and 70 mm at 15 degrees
+# Dice is 0.87 and 0.86 (0.82 and 0.37) but a plane is 1.24 and 1.15 mm short (their tip is
+# island, read by its voxel centres), at 20 mm (seed 2) and 15 mm at 20 degrees Dice is 0.81
+# and 0.83 (0.75 and 0.71; their soft-tissue extensions are half found).  Over 12 random ones
+# (15-80 mm, tilts 0-20, noise 8-25 HU): Dice >= 0.85 in 4 (1 before), median 0.84 (0.75),
+# planes within 1 mm in 11 (6), all typed mixed (11).
 MIXED_GRID = dict(size=192, pixel_mm=0.8, slices=120, slice_mm=2.0, bone_length_mm=300.0, lesion_type="mixed")
 CASES.update({
     "mixed-40": dict(MIXED_GRID),
@@ -83,6 +91,13 @@ CASES.update({
     "mixed-40-noise25": dict(MIXED_GRID, noise_hu=25.0, seed=4),
     "mixed-30-tilt10": dict(MIXED_GRID, lesion_length_mm=30.0, tilt_deg=10.0, tilt_azimuth_deg=200.0,
                             lesion_center_mm=-8.0, seed=8),
+    # On GRID (1.3 x 2.5 mm): Dice 0.860 -> 0.872, 0.856 -> 0.852 and 0.770 -> 0.883; an end
+    # was 1.5, 4.8 and 1.65 mm out (planes 1.24, 1.24 and 1.66 mm), now within 0.8 mm (planes
+    # within 0.9 mm).
+    "mixed-coarse-40-seed1": dict(lesion_type="mixed", seed=1),
+    "mixed-coarse-40-noise25": dict(lesion_type="mixed", noise_hu=25.0, seed=4),
+    "mixed-coarse-30-tilt10": dict(lesion_type="mixed", lesion_length_mm=30.0, tilt_deg=10.0,
+                                   tilt_azimuth_deg=200.0, lesion_center_mm=-8.0, seed=8),
 })
 _RUNS = {}
 

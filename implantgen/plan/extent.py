@@ -56,7 +56,8 @@ def _fractions(hu: np.ndarray, spacing_kji, lesion_hu: float, normal_hu: float) 
     return np.where((frac > 1.25) | cortex_near, np.nan, np.clip(frac, 0.0, 1.0))
 
 
-def _column_reach(volume: Volume, sub, frac, start, point, d, sign) -> tuple[np.ndarray, int]:
+def _column_reach(volume: Volume, sub, frac, start, point, d, sign,
+                  islands=None) -> tuple[np.ndarray, int]:
     """(map, step axis): how far the lesion reaches along ``sign * d`` in each column of voxels
     along the step axis, on a map over the two other array axes; NaN where the column holds no
     lesion or its end cannot be read.
@@ -75,6 +76,8 @@ def _column_reach(volume: Volume, sub, frac, start, point, d, sign) -> tuple[np.
     last = n - 1 - np.argmax(col[::-1], axis=0)  # outermost lesion voxel (flipped if out < 0)
     total = sum(np.take_along_axis(f, np.minimum(last + k, n - 1)[None], axis=0)[0]
                 for k in (0, 1))
+    if islands is not None:
+        total = _island_ends(total, np.moveaxis(islands[0], axis, 0)[::out], col, last, *islands[1:])
     cols = np.argwhere(has)
     kji = np.insert(cols, axis, (last if out > 0 else n - 1 - last)[has], axis=1) + start
     s = (volume.index_to_physical(kji[:, ::-1].astype(float)) - point) @ d
@@ -82,6 +85,25 @@ def _column_reach(volume: Volume, sub, frac, start, point, d, sign) -> tuple[np.
     reach = np.full(has.shape, np.nan)
     reach[has] = sign * s - delta / 2 + delta * total[has]
     return reach, axis
+
+
+def _island_ends(total, level, col, last, normal_hu: float, contrast: float) -> np.ndarray:
+    """``total`` with the columns that end in a sclerotic island read against the island's own
+    level (the voxel before the last; ``level``: in-plane medians, moved to the columns'
+    axis): their end is unreadable against the lesion's contrast, and the index extent of a
+    mixed lesion's voxels falls up to half a slice short (1.25 mm on 2.5 mm slices)."""
+    n = col.shape[0]
+    inner = np.maximum(last - 1, 0)
+    own = np.take_along_axis(level, inner[None], axis=0)[0] - normal_hu
+    full = np.take_along_axis(col, inner[None], axis=0)[0] & (last > 0)
+    # ... and marrow past the end, not the cortex that a lesion at its break replaced.
+    past = np.take_along_axis(level, np.minimum(last + 2, n - 1)[None], axis=0)[0] - normal_hu
+    island = np.isnan(total) & full & (own > 2 * contrast) & (past < contrast / 2) & (last + 2 < n)
+    if not island.any():
+        return total
+    share = sum(np.clip((np.take_along_axis(level, np.minimum(last + k, n - 1)[None], axis=0)[0]
+                         - normal_hu) / np.where(island, own, 1.0), 0.0, 1.0) for k in (0, 1))
+    return np.where(island, share, total)
 
 
 def _crest(reach: np.ndarray, spacing) -> float:
@@ -147,6 +169,7 @@ class _Part:
     sub: np.ndarray  # the mask in its box
     start: np.ndarray  # the box's first (k, j, i) index
     frac: np.ndarray  # lesion share per voxel, NaN where unreadable (_fractions)
+    islands: tuple | None = None  # (in-plane medians, normal HU, contrast) for _island_ends
 
 
 @dataclass(frozen=True, eq=False)
@@ -166,17 +189,19 @@ class LesionColumns:
 
 
 def _part(volume: Volume, mask: np.ndarray, offset: np.ndarray, lesion_hu: float,
-          normal_hu: float) -> _Part:
+          normal_hu: float, islands: bool = False) -> _Part:
     """``mask`` (given as a box of the CT from ``offset``, holding all of it with 2 voxels to
     spare) cut to its own box grown by 2 voxels: the box bbox(mask, 2) finds on the whole CT."""
     roi = tuple(slice(r.start + o, r.stop + o) for r, o in zip(bbox(mask, 2), offset))
     sub = mask[tuple(slice(r.start - o, r.stop - o) for r, o in zip(roi, offset))]
     if abs(lesion_hu - normal_hu) < 1:  # no contrast: the mask is all there is
-        frac = sub.astype(float)
-    else:
-        frac = _fractions(volume.array[roi].astype(np.float32), volume.spacing[::-1],
-                          lesion_hu, normal_hu)
-    return _Part(sub, np.array([r.start for r in roi]), frac)
+        return _Part(sub, np.array([r.start for r in roi]), sub.astype(float))
+    hu = volume.array[roi].astype(np.float32)
+    frac = _fractions(hu, volume.spacing[::-1], lesion_hu, normal_hu)
+    own = None
+    if islands:
+        own = (_in_plane_median(hu, volume.spacing[::-1]), normal_hu, abs(lesion_hu - normal_hu))
+    return _Part(sub, np.array([r.start for r in roi]), frac, own)
 
 
 def _indices(mask: np.ndarray, offset: np.ndarray) -> np.ndarray:
@@ -198,10 +223,10 @@ def lesion_columns(volume: Volume, mask: np.ndarray, lesion_hu: float, normal_hu
         inner = sub & bone[box]
         if inner.any():
             outside = sub & ~bone[box]
-            return LesionColumns(volume, _part(volume, inner, offset, lesion_hu, normal_hu),
+            return LesionColumns(volume, _part(volume, inner, offset, lesion_hu, normal_hu, islands),
                                  _indices(inner, offset),
                                  _indices(outside, offset) if outside.any() else None, islands)
-    return LesionColumns(volume, _part(volume, sub, offset, lesion_hu, normal_hu),
+    return LesionColumns(volume, _part(volume, sub, offset, lesion_hu, normal_hu, islands),
                          _indices(sub, offset), None, islands)
 
 
@@ -212,7 +237,8 @@ def extent_along(lesion: LesionColumns, point, direction) -> tuple[float, float]
     half = footprint(volume, d) / 2
     ends = []
     for sign in (-1, 1):
-        reach, axis = _column_reach(volume, part.sub, part.frac, part.start, point, d, sign)
+        reach, axis = _column_reach(volume, part.sub, part.frac, part.start, point, d, sign,
+                                    part.islands)
         if np.isnan(reach).all():  # no column's end can be read: its voxels' own reach
             ends.append(_index_extent(volume, lesion.inner_kji, point, d)[(sign + 1) // 2] + sign * half)
         else:

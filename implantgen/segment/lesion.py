@@ -18,7 +18,7 @@ from ..geometry import bbox, filter_size, index_points, pad_box
 from ..records import Volume
 from .extension import soft_tissue_extension
 from .filters import LazyMedian, box_extreme, dilate_cross, erode_cross, grow_box
-from .mixed import BRIDGE_MM, enclosed, held_apart
+from .mixed import BRIDGE_MM, ISLAND_REACH_MM, within_mm, enclosed, held_apart
 
 
 _TRABECULAR_CONTRAST = 40.0  # HU below trabecular bone that a lytic lesion must at least be
@@ -171,6 +171,54 @@ def _clear_of_islands(chosen: _Candidate, dense: np.ndarray) -> np.ndarray:
         return chosen.mask
     clear = chosen.mask & ~_dilated(dense & _dilated(chosen.mask, 1), 1)
     return clear if clear.any() else chosen.mask
+
+
+def _edge_islands(mask: np.ndarray, dense: np.ndarray, spacing_kji) -> np.ndarray:
+    """Sclerotic islands at a mixed lesion's edge, which its closing does not enclose: the
+    dense voxels within ISLAND_REACH_MM of it that join it."""
+    near = dense & ~mask
+    box = bbox(mask, np.ceil(ISLAND_REACH_MM / np.asarray(spacing_kji)).astype(int) + 1)
+    if box is None or not near[box].any():
+        return np.zeros_like(mask)
+    sub = near[box] & within_mm(mask[box], spacing_kji, ISLAND_REACH_MM)
+    labels, _ = label(sub | mask[box])
+    keep = np.unique(labels[mask[box]])
+    out = np.zeros_like(mask)
+    out[box] = sub & np.isin(labels, keep[keep > 0])
+    return out
+
+
+def _island_share(mask: np.ndarray, dense: np.ndarray, hu: np.ndarray, lesion_hu: float) -> float:
+    """The share of a lesion ``mask`` that is sclerotic islands: its dense voxels', or by
+    volume, each voxel's share of the islands' level over the lesion's.  On 1.3 mm pixels and
+    2.5 mm slices most of an island's voxels are partial volumes below the dense window: islands
+    of 30% of a mixed lesion counted 17-20% of its voxels, and 31-35% by volume (lytic lesions:
+    1-2%, and 7-10% by volume, the cortex's blur at their edges)."""
+    n, islands = np.count_nonzero(mask), mask & dense
+    if np.count_nonzero(islands) <= 20:
+        return np.count_nonzero(islands) / max(n, 1)
+    level = float(np.median(hu[islands]))
+    volume = float(np.clip((hu[mask] - lesion_hu) / (level - lesion_hu), 0.0, 1.0).mean())
+    return max(np.count_nonzero(islands) / n, volume)
+
+
+def _holds_islands(chosen: _Candidate, dense: np.ndarray, spacing_kji) -> bool:
+    """Whether a lytic candidate's folds (its closing across BRIDGE_MM) hold dense bone: a
+    mixed lesion's islands.  None on the lytic femur phantoms, 22-186 voxels on mixed ones."""
+    if chosen.type == "blastic":
+        return False
+    folds = enclosed(chosen.mask, spacing_kji, BRIDGE_MM, in_plane=False)
+    return np.count_nonzero(folds & dense) >= _MIN_PIECE
+
+
+def _crowded_level(values: np.ndarray) -> float:
+    """The median of the shortest interval holding half of ``values`` (the shorth): a level
+    that values spread to one side by partial volume do not move (a third instead: Dice 0.84
+    -> 0.82 median over 12 random mixed lesions on 1.3 x 2.5 mm voxels)."""
+    v = np.sort(values.astype(float))
+    h = len(v) // 2 + 1
+    i = int(np.argmin(v[h - 1:] - v[:len(v) - h + 1]))
+    return float(np.median(v[i:i + h]))
 
 
 def _merge_mixed(lytic, blastic, hu, share: float, spacing_kji) -> list[_Candidate]:
@@ -423,7 +471,13 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     normal_hu = float(np.median(hu[marrow])) if marrow.sum() > 20 else host_hu
     cortex = sol & (hs > bhi)
     cortex_hu = float(np.median(hu[cortex])) if cortex.sum() > 20 else 1200.0
-    lesion_hu = float(np.median(hu[_clear_of_islands(chosen, dense)]))
+    if _holds_islands(chosen, dense, spacing_kji):
+        # Their blur lifts many of its voxels, more than a voxel from them on coarse grids
+        # (median 50 HU for lytic tissue of 40, the muscle's level: no extension was found,
+        # or it leaked into the muscle): its level is where its values crowd.
+        lesion_hu = _crowded_level(hu[chosen.mask])
+    else:
+        lesion_hu = float(np.median(hu[_clear_of_islands(chosen, dense)]))
     neighbours = [(normal_hu, marrow if marrow.sum() > 20 else None),
                   (cortex_hu, cortex if cortex.sum() > 20 else None)]
     mid_lo, mid_hi = (lesion_hu + normal_hu) / 2, (lesion_hu + cortex_hu) / 2
@@ -442,10 +496,13 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     if kind != "blastic":  # sclerotic islands that the lesion encloses are lesion too
         mask |= enclosed(mask, spacing_kji) & dense
         mask |= enclosed(mask, spacing_kji, BRIDGE_MM, in_plane=False) & dense & (hi_nb <= bhi)
-        if kind == "lytic" and np.count_nonzero(mask & dense) >= criteria.mixed_fraction * np.count_nonzero(mask):
+        if kind == "lytic" and _island_share(mask, dense, hu, lesion_hu) >= criteria.mixed_fraction:
             kind = "mixed"
-        if kind == "mixed":  # what it encloses is its own (islands by cortex): no cavities in it,
-            mask = fill_holes(mask)  # whose surface can touch the outer one along an edge
+        if kind == "mixed":
+            mask |= _edge_islands(mask, dense, spacing_kji)
+            # What it encloses is its own (islands by cortex): no cavities in it, whose surface
+            # can touch the outer one along an edge.
+            mask = fill_holes(mask)
     full = np.zeros(volume.shape, dtype=bool)
     full[roi] = mask
     voxels = int(np.count_nonzero(mask))  # counted as it grows: not over the whole CT

@@ -32,6 +32,8 @@ _MIN_INTACT = 0.5  # share of directions with cortex: fewer and the section is n
 # ~0.09).  A metaphysis or a flat piece of bone is not, and its hull's straight sides are no
 # break to rebuild.
 _MAX_ROUNDNESS = 0.12
+_ISLAND_REACH_MM = 5.0  # pieces this near a section's largest piece, and small, are in its break
+_ISLAND_SHARE = 0.125
 
 
 def slicing_axis(volume: Volume, direction) -> int:
@@ -52,6 +54,9 @@ def long_bone_solid(mask: np.ndarray, axis: int, cortex: np.ndarray | None = Non
     stack, filled = np.moveaxis(mask, axis, 0), np.moveaxis(out, axis, 0)
     one = _one_piece(stack)  # specks of noise are not pieces
     several = ~one & stack.any(axis=(1, 2))
+    if several.any():  # a bone with dense pieces in its break (a mixed lesion's islands)
+        one[several] = _pieces_inside(stack[several], pixel_mm if spacing_kji is not None else None)
+        several &= ~one
     if several.any():
         filled[several] = fill_holes_2d(stack[several])
     # The hull of the pixel centres: the default hull of the pixels' corners takes in every
@@ -83,6 +88,28 @@ def _one_piece(stack: np.ndarray) -> np.ndarray:
     present = np.zeros(stack.shape[0], dtype=bool)
     present[where] = True
     return present & (pieces <= 1)
+
+
+def _pieces_inside(stack: np.ndarray, pixel_mm) -> np.ndarray:
+    """(n,) bool: sections whose other pieces of _MIN_PIECE_PX pixels or more are small
+    (_ISLAND_SHARE of the largest) and lie within _ISLAND_REACH_MM of the largest's hull.
+    Sclerotic islands of a mixed lesion in a cortical break are pieces of their own, and filling
+    such a section's holes only left the break open: the lesion's part in it (half of it on some
+    slices of 1.3 mm pixels) fell outside the solid.  A condyle, or another bone, is no such
+    speck beside the bone."""
+    labels, count = label(stack, structure=PLANE4)
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)
+    sizes[0] = 0
+    where = np.array([box[0].start for box in ndimage.find_objects(labels)], dtype=np.intp)
+    largest = np.zeros(stack.shape[0], dtype=np.intp)
+    for piece in np.argsort(sizes[1:], kind="stable") + 1:  # the largest of each section last
+        largest[where[piece - 1]] = piece
+    hulls, _ = section_hulls(labels == largest[:, None, None])
+    sampling = (1e6, *(np.ones(2) if pixel_mm is None else pixel_mm))  # in-plane distances
+    near = ndimage.distance_transform_edt(~hulls, sampling=sampling) <= _ISLAND_REACH_MM
+    others = (sizes[labels] >= _MIN_PIECE_PX) & (labels != largest[:, None, None])
+    small = sizes[labels] <= _ISLAND_SHARE * sizes[largest][:, None, None]
+    return ~(others & ~(near & small)).any(axis=(1, 2)) & hulls.any(axis=(1, 2))
 
 
 def rebuild_break(section: np.ndarray, cortex: np.ndarray, pixel_mm) -> np.ndarray:

@@ -25,7 +25,7 @@ BRIDGE_MM = 5.0  # reach from a lytic piece over which islands and their rims jo
 _FLAT = 1e6  # a slice spacing that keeps a distance map in-plane
 
 
-def _within(mask: np.ndarray, sampling, reach_mm: float) -> np.ndarray:
+def within_mm(mask: np.ndarray, sampling, reach_mm: float) -> np.ndarray:
     """Voxels within ``reach_mm`` of ``mask``: its dilation by a ball of that radius."""
     return ndimage.distance_transform_edt(~mask, sampling=sampling) <= reach_mm + 1e-6
 
@@ -42,8 +42,8 @@ def enclosed(mask: np.ndarray, spacing_kji, reach_mm: float = ISLAND_REACH_MM,
     if box is None:
         return out
     sub = mask[box]
-    grown = _within(sub, sampling, reach_mm)
-    out[box] = ~_within(~grown, sampling, reach_mm) & ~sub
+    grown = within_mm(sub, sampling, reach_mm)
+    out[box] = ~within_mm(~grown, sampling, reach_mm) & ~sub
     return out
 
 
@@ -63,7 +63,7 @@ def held_apart(masks: list[np.ndarray], sizes: list[int], between, dense: np.nda
             continue
         union = np.logical_or.reduce([masks[i] for i in near])
         box = bbox(union, pad + 1)  # room for the reach, and a free voxel at the edges
-        reach = _within(union[box], sampling, BRIDGE_MM) & between(box)
+        reach = within_mm(union[box], sampling, BRIDGE_MM) & between(box)
         labels, _ = label(union[box] | reach)
         owner = [int(labels[masks[i][box]].max()) for i in near]
         for o in sorted(set(owner), key=owner.index):
