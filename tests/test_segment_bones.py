@@ -348,6 +348,27 @@ def test_broken_ring_rebuilt_to_its_round_outline():
     assert not rebuild_break(empty, empty, np.array([0.95, 0.95])).any()
 
 
+def test_a_ring_mostly_destroyed_is_rebuilt_from_the_sections_around_it():
+    from implantgen.segment.long_bone import long_bone_solid
+
+    # A shaft of 20 sections (2 mm apart, 1 mm pixels), its cortex ring broken over 300 degrees
+    # in the middle six: a 60-degree arc is too short to trust on its own, so the sections on
+    # both sides give the circle.  A section whose cortex is off that circle is left alone.
+    bone = _disc(48, 16, (24, 24))
+    cortex = bone & ~_disc(48, 12, (24, 24))
+    jj, ii = np.mgrid[:48, :48]
+    left = np.abs(np.degrees(np.arctan2(jj - 24, ii - 24))) < 30
+    mask = np.repeat(bone[None], 20, axis=0)
+    edge = np.repeat(cortex[None], 20, axis=0)
+    mask[7:13], edge[7:13] = cortex & left, cortex & left
+    out = long_bone_solid(mask, 0, edge, (2.0, 1.0, 1.0))
+    # Within 11 of its 805 pixels (a few at the very edge of the circle).
+    assert all(np.count_nonzero(bone ^ out[k]) <= 12 for k in range(7, 13))
+    small = _disc(48, 10, (24, 24)) & (jj < 24)
+    mask[10], edge[10] = small, small
+    assert np.array_equal(long_bone_solid(mask, 0, edge, (2.0, 1.0, 1.0))[10], small)
+
+
 def test_section_hulls_are_convex_hull_image_of_pixel_centres():
     import warnings
 

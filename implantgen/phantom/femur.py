@@ -46,6 +46,11 @@ BLASTIC_LOBES, BLASTIC_AXIAL = ((3, 0.15, 0.4), (5, 0.08, 1.7)), (0.12, 0.3)
 # Lesion centre lines run parallel to the axis, this fraction of the canal radius off it.
 LYTIC_OFFSET, BLASTIC_OFFSET = 0.8, 0.25
 LYTIC_BREACH_MM = 2.5  # how far the lytic body reaches past the periosteum: the cortical break
+# A lytic lesion destroying a chosen share of the cortex (FemurSpec.cortex_destroyed) is a wedge
+# around the axis: reaching past the periosteum over that share, this far out (a share of the
+# canal radius) elsewhere, and between the two on ramps this many degrees wide.  Its flanks cross
+# mid-cortex steeply, so the lobes move the share little (a round body grazes it past ~3/4).
+WEDGE_CORE, WEDGE_FLANK_DEG = 0.5, 20.0
 # A mixed lesion is the lytic body with sclerotic islands: blastic where a smooth random field
 # of 5-10 mm wavelength is above this level (about a third of the body's volume).
 ISLAND_LEVEL, ISLAND_WAVELENGTH_MM = 0.45, (5.0, 10.0)
@@ -68,6 +73,10 @@ class FemurSpec:
     lesion_center_mm: float = 0.0  # along the axis from the bone centre (positive = superior)
     lesion_angle_deg: float = 30.0  # around the axis (module docstring): where it breaks the cortex
     soft_tissue_extension: bool = True  # lytic and mixed: a small mass through the cortical break
+    # Lytic and mixed: the share of the circumference (0-1] the lesion destroys to mid-cortex and
+    # beyond, before its lobes (the truth's cortical_involvement is that measured).  None: the
+    # round body, LYTIC_OFFSET x the canal radius off the axis, destroying about 0.36 of it.
+    cortex_destroyed: float | None = None
     noise_hu: float = 12.0
     margin_mm: float = 20.0  # resection margin used for the truth osteotomies
     seed: int = 0
@@ -128,11 +137,25 @@ class _Geometry:
         self.s_shaft = self.half - self.meta  # |s| <= s_shaft: constant shaft radius and cortex
         self.rc = SHAFT_RADIUS_MM - CORTEX_SHAFT_MM
         self.h, self.sc = spec.lesion_length_mm / 2.0, spec.lesion_center_mm
+        if spec.lesion_type == "blastic":
+            self.offset = BLASTIC_OFFSET * self.rc
+        else:  # the wedge's centre line is the axis
+            self.offset = LYTIC_OFFSET * self.rc if spec.cortex_destroyed is None else 0.0
         if abs(self.sc) + self.h >= self.s_shaft:
             raise ValueError(
                 f"The lesion ({self.sc - self.h:g} to {self.sc + self.h:g} mm along the axis) must "
                 f"lie inside the femoral shaft, which spans -{self.s_shaft:g} to {self.s_shaft:g} "
                 f"mm from the bone centre: move it or make it shorter.")
+
+    def wedge(self, phi: np.ndarray):
+        """Radius of the wedge (WEDGE_CORE) at angles phi from the lesion angle, and its derivative:
+        it crosses mid-cortex at +-pi * cortex_destroyed."""
+        reach, core = SHAFT_RADIUS_MM + LYTIC_BREACH_MM, WEDGE_CORE * self.rc
+        slope = (reach - core) / math.radians(WEDGE_FLANK_DEG)
+        mid = SHAFT_RADIUS_MM - CORTEX_SHAFT_MM / 2
+        raw = mid + slope * (math.pi * self.spec.cortex_destroyed - np.abs(phi))
+        ramp = (raw > core) & (raw < reach)
+        return np.clip(raw, core, reach), np.where(ramp, -slope * np.sign(phi), 0.0)
 
     def width(self, n: np.ndarray) -> np.ndarray:
         """Voxel footprint (mm) across a surface with unit normals n (3, N)."""
@@ -181,15 +204,21 @@ class _Geometry:
     def lesion_body(self, s, rvec, offset, a0, lobes, axial):
         """A lobulated body, blunt-ended along the axis (t^4): exactly |s - sc| <= h at q = 0.
 
-        Its centre line runs parallel to the axis, ``offset`` mm towards the lesion angle.
+        Its centre line runs parallel to the axis, ``offset`` mm towards the lesion angle.  Its
+        radius ``a0``: a number, or a function of the angle phi around the centre line giving the
+        radius and its derivative (in the normal: the lobes' is small and left out, not a wedge's).
         """
         qu, qv = self.u @ rvec - offset, self.v @ rvec
         phi, t = np.arctan2(qv, qu), (s - self.sc) / self.h
+        a0, da0 = a0(phi) if callable(a0) else (a0, None)
         a = a0 * (1 + sum(amp * np.cos(m * phi + ph) for m, amp, ph in lobes))
         a = a * (1 + axial[0] * np.cos(2 * np.pi * t + axial[1]))
         G = t**4 + (qu**2 + qv**2) / a**2 - 1
         g = np.outer(self.d, 4 * t**3 / self.h) + np.outer(self.u, 2 * qu / a**2)
         g = g + np.outer(self.v, 2 * qv / a**2)
+        if da0 is not None:  # + dG/dphi / rho along the tangent (-qv u + qu v) / rho
+            c = 2 * (da0 / a0) / a**2
+            g = g + np.outer(self.u, c * qv) - np.outer(self.v, c * qu)
         gn = np.maximum(np.linalg.norm(g, axis=0), 1e-6)
         return G / gn, g / gn
 
@@ -199,8 +228,10 @@ class _Geometry:
         any solid; zero without one) and the hard inside-test of both together."""
         extension = np.zeros_like(s)
         if self.spec.lesion_type in ("lytic", "mixed"):
-            offset = LYTIC_OFFSET * self.rc  # eccentric: breaks the cortex on its own side only
+            offset = self.offset  # eccentric: breaks the cortex on its own side only
             a0 = SHAFT_RADIUS_MM + LYTIC_BREACH_MM - offset
+            if self.spec.cortex_destroyed is not None:
+                a0 = self.wedge
             sd, n = self.lesion_body(s, rvec, offset, a0, LYTIC_LOBES, LYTIC_AXIAL)
             body = np.minimum(_coverage(sd, self.width(n)), f["cover_bone"])
             inside = (sd < 0) & (f["sd_bone"] < 0)
@@ -211,7 +242,7 @@ class _Geometry:
                 extension = _coverage(sd_e, self.width(n_e))
                 inside |= sd_e < 0
         else:
-            offset = BLASTIC_OFFSET * self.rc  # reaches the endosteum on its side, stays inside
+            offset = self.offset  # reaches the endosteum on its side, stays inside
             sd, n = self.lesion_body(s, rvec, offset, self.rc - offset + 0.5, BLASTIC_LOBES,
                                      BLASTIC_AXIAL)
             body = np.minimum(_coverage(sd, self.width(n)), f["cover_canal"])
@@ -409,6 +440,8 @@ def _validate(spec: FemurSpec) -> None:
         raise ValueError(f"The lesion type must be 'lytic', 'blastic' or 'mixed', not {spec.lesion_type!r}.")
     if spec.bone_length_mm < 80:
         raise ValueError("The bone must be at least 80 mm long to have a shaft between its ends.")
+    if spec.cortex_destroyed is not None and not 0 < spec.cortex_destroyed <= 1:
+        raise ValueError("The share of the cortex destroyed must be above 0 and at most 1.")
     if spec.lesion_length_mm <= 0 or spec.noise_hu < 0 or spec.margin_mm < 0:
         raise ValueError("The lesion length must be positive and the noise and margin not negative.")
 
@@ -437,12 +470,12 @@ def _truth(geo: _Geometry, labels: np.ndarray) -> dict:
     spec = geo.spec
     point = THIGH_CENTRE + BONE_OFFSET  # bone centre, on the axis
     lo, hi = geo.sc - geo.h, geo.sc + geo.h
-    offset = (BLASTIC_OFFSET if spec.lesion_type == "blastic" else LYTIC_OFFSET) * geo.rc
+    offset = geo.offset
     voxel_ml = float(np.prod(geo.spacing)) / 1000.0
     truth = {
         "schema": "implantgen.phantom-truth/1",
         "kind": "femur",
-        "spec": asdict(spec),
+        "spec": {k: v for k, v in asdict(spec).items() if v is not None},  # None: a default
         "bone": {"name": "femur_right", "axis": {"point": point, "direction": geo.d},
                  "extent_along_axis_mm": [-geo.half, geo.half],
                  "shaft_outer_radius_mm": SHAFT_RADIUS_MM, "canal_radius_mm": geo.rc,

@@ -9,6 +9,9 @@ bone's outline (a few millimetres deep for a quarter of the circumference) would
 and with it part of the lesion.  So, given the cortex, each one-piece cross-section's outline is
 followed around its centre: directions where the outline is not cortex are a break, and their
 outline is rebuilt from the intact cortex on both sides of it, radius interpolated by angle.
+Where a lesion destroyed most of the circumference (the intact arc is too short to trust, or
+the break would add more than half the section), the outline is the circle of the round,
+intact sections above and below it, interpolated, if the cortex left lies on that circle.
 """
 
 from __future__ import annotations
@@ -34,6 +37,11 @@ _MIN_INTACT = 0.5  # share of directions with cortex: fewer and the section is n
 _MAX_ROUNDNESS = 0.12
 _ISLAND_REACH_MM = 5.0  # pieces this near a section's largest piece, and small, are in its break
 _ISLAND_SHARE = 0.125
+# A section whose break is too wide to rebuild from its own cortex is rebuilt on the circle of the
+# nearest round, intact sections on both sides, within this distance of each other ...
+_PRIOR_GAP_MM = 120.0
+_PRIOR_RADII = 0.15  # ... whose radii differ by at most this share (a shaft, not a flare),
+_PRIOR_FIT_MM = 1.5  # ... when the median radius of its intact cortex is within this of it.
 
 
 def slicing_axis(volume: Volume, direction) -> int:
@@ -72,8 +80,24 @@ def long_bone_solid(mask: np.ndarray, axis: int, cortex: np.ndarray | None = Non
         filled[one] = hulls
         return out
     edge = np.moveaxis(cortex, axis, 0)
+    circles, broken = {}, []
     for n, hull in zip(sections, hulls):
-        filled[n] = rebuild_break(hull, edge[n], pixel_mm)
+        filled[n], circle, gave_up = _rebuild(hull, edge[n], pixel_mm)
+        if circle is not None:
+            circles[n] = circle
+        if gave_up:
+            broken.append(n)
+    # Several pieces in a shaft's section: what a lesion left of its cortex (and specks), taken
+    # as their hull, unless its cortex is not on the shaft's circle (near a joint).
+    step = float(np.asarray(spacing_kji, dtype=float)[axis])
+    for n in sorted(broken + list(np.flatnonzero(several))):
+        prior = _prior(circles, n, step)
+        if prior is None:
+            continue
+        section = filled[n] if one[n] else section_hulls(stack[n][None])[0][0]
+        grown = from_circle(section, edge[n], pixel_mm, *prior)
+        if grown is not section:
+            filled[n] |= grown
     return out
 
 
@@ -120,36 +144,93 @@ def rebuild_break(section: np.ndarray, cortex: np.ndarray, pixel_mm) -> np.ndarr
     angle between the intact directions on both sides, which continues the bone's round
     outline across a break where the hull draws a straight line.
     """
+    return _rebuild(section, cortex, pixel_mm)[0]
+
+
+def _rebuild(section: np.ndarray, cortex: np.ndarray, pixel_mm):
+    """(rebuild_break's answer, (centre, radius) mm of a round section with intact cortex all
+    round or None, whether it has a break that was left as it is)."""
     if np.count_nonzero(section) < 3:  # nothing round to rebuild (a flat section's hull is empty)
-        return section
+        return section, None, False
     pts = np.argwhere(section) * pixel_mm
     centre = pts.mean(axis=0)
     boundary = (section & ~erode_cross(section))[section]
     for refit in (True, False):  # the centroid leans away from a break: refit on the intact
         outline, intact, bins = _outline(pts, centre, cortex[section], pixel_mm)
         rim = pts[boundary & intact[bins]]
-        if intact.all() or intact.mean() < _MIN_INTACT or len(rim) < 3:
-            return section
+        if intact.all():  # cortex all round but no circle: a crescent a lesion left, or no shaft
+            circle = _round(rim, outline) if refit else None
+            return section, circle, refit and circle is None
+        if intact.mean() < _MIN_INTACT or len(rim) < 3:
+            return section, None, True
         if refit:
             centre = _circle_centre(rim)
             radii = np.hypot(*(rim - centre).T)
             if radii.std() > _MAX_ROUNDNESS * radii.mean():
-                return section
+                return section, None, True
     # Candidates: the pixels of the plane within reach of the intact outline.
-    reach = outline[intact].max()
-    lo = np.maximum(np.floor((centre - reach) / pixel_mm).astype(int), 0)
-    hi = np.minimum(np.ceil((centre + reach) / pixel_mm).astype(int) + 1, section.shape)
-    grid = np.stack(np.meshgrid(*(np.arange(a, b) for a, b in zip(lo, hi)), indexing="ij"), -1)
-    grid = grid.reshape(-1, 2)
+    grid = _pixels_near(centre, outline[intact].max(), pixel_mm, section.shape)
     rg, angle, bg = _polar(grid * pixel_mm - centre)
     theta = (np.arange(_ANGLE_BINS) + 0.5) * (2 * np.pi / _ANGLE_BINS)
     radius = np.interp(angle, theta[intact], outline[intact], period=2 * np.pi)
     add = grid[~intact[bg] & (rg <= radius)]
     if len(add) > 0.5 * section.sum():  # more than a break through half the circumference adds
+        return section, None, True
+    out = section.copy()
+    out[add[:, 0], add[:, 1]] = True
+    return out, None, False
+
+
+def _round(rim: np.ndarray, outline: np.ndarray):
+    """(centre, radius) mm of the circle through a section's outline points ``rim`` (N, 2 mm),
+    or None if they are not round; its radius is the outline's (per angle bin, _outline), which
+    reaches the outermost pixel centres, as from_circle reads them."""
+    if len(rim) < 3:
+        return None
+    centre = _circle_centre(rim)
+    radii = np.hypot(*(rim - centre).T)
+    return (centre, _median(outline)) if radii.std() <= _MAX_ROUNDNESS * radii.mean() else None
+
+
+def _prior(circles: dict, n: int, step_mm: float):
+    """The circle (centre, radius) interpolated at section ``n`` between the nearest round ones
+    on both sides (``circles``: section -> circle), or None."""
+    below, above = [m for m in circles if m < n], [m for m in circles if m > n]
+    if not below or not above:
+        return None
+    a, b = max(below), min(above)
+    (ca, ra), (cb, rb) = circles[a], circles[b]
+    if (b - a) * step_mm > _PRIOR_GAP_MM or abs(ra - rb) > _PRIOR_RADII * max(ra, rb):
+        return None
+    w = (n - a) / (b - a)
+    return (1 - w) * ca + w * cb, (1 - w) * ra + w * rb
+
+
+def from_circle(section: np.ndarray, cortex: np.ndarray, pixel_mm, centre, radius: float) -> np.ndarray:
+    """``section`` grown to the circle (``centre``, ``radius`` mm) in the directions around it
+    where its outline is not cortex, and out to its cortex elsewhere; as it is unless its intact
+    cortex lies on that circle."""
+    if np.count_nonzero(section) < 3:
         return section
+    outline, intact, _ = _outline(np.argwhere(section) * pixel_mm, centre, cortex[section], pixel_mm)
+    if not intact.any() or abs(_median(outline[intact]) - radius) > _PRIOR_FIT_MM:
+        return section
+    grid = _pixels_near(centre, radius, pixel_mm, section.shape)
+    rg, _, bg = _polar(grid * pixel_mm - centre)
+    # Where the cortex is intact, out to it: what a lesion left may be the cortex alone.
+    add = grid[rg <= np.where(intact[bg], outline[bg], radius)]
     out = section.copy()
     out[add[:, 0], add[:, 1]] = True
     return out
+
+
+def _pixels_near(centre, reach: float, pixel_mm, shape) -> np.ndarray:
+    """(N, 2) indices of the pixels of a plane of ``shape`` in the box within ``reach`` mm of
+    ``centre`` (mm)."""
+    lo = np.maximum(np.floor((centre - reach) / pixel_mm).astype(int), 0)
+    hi = np.minimum(np.ceil((centre + reach) / pixel_mm).astype(int) + 1, shape)
+    grid = np.stack(np.meshgrid(*(np.arange(a, b) for a, b in zip(lo, hi)), indexing="ij"), -1)
+    return grid.reshape(-1, 2)
 
 
 def _outline(pts: np.ndarray, centre, cortex: np.ndarray, pixel_mm):
