@@ -20,7 +20,7 @@ The work is done in slabs of slices and only on points that can hold tissue, whi
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import ndimage
@@ -103,7 +103,9 @@ def femur_phantom(spec: FemurSpec = FemurSpec()) -> PhantomCase:
         textures["islands"] = _Texture(np.random.default_rng((spec.seed, 1)), *ISLAND_WAVELENGTH_MM)
     hu, labels = _render(geo, textures, rng)
     volume = Volume(array=hu, spacing=geo.spacing, origin=geo.origin, direction=geo.D)
-    return PhantomCase(volume=volume, labels=labels, truth=_truth(geo, labels))
+    from .truth import phantom_truth  # it reads this module's anatomy
+
+    return PhantomCase(volume=volume, labels=labels, truth=phantom_truth(geo, labels))
 
 
 class _Geometry:
@@ -444,61 +446,3 @@ def _validate(spec: FemurSpec) -> None:
         raise ValueError("The share of the cortex destroyed must be above 0 and at most 1.")
     if spec.lesion_length_mm <= 0 or spec.noise_hu < 0 or spec.margin_mm < 0:
         raise ValueError("The lesion length must be positive and the noise and margin not negative.")
-
-
-def _solid_volume_mm3(geo: _Geometry) -> float:
-    """Analytic volume of the intact bone: the profile integrated, plus the two half-spheroids."""
-    s = np.linspace(-geo.s_cap, geo.s_cap, 40001)
-    area = np.pi * geo.profile(s)[0] ** 2
-    caps = 4 / 3 * np.pi * geo.r_end**2 * geo.c_end
-    return float(np.sum((area[1:] + area[:-1]) / 2 * np.diff(s)) + caps)
-
-
-def _cortical_involvement(geo: _Geometry) -> float:
-    """Worst fraction of the circumference where the lesion reaches mid-cortex, level by level."""
-    levels = np.linspace(geo.sc - geo.h, geo.sc + geo.h, 161)
-    psi = np.linspace(0, 2 * np.pi, 720, endpoint=False)
-    s, psi = np.meshgrid(levels, psi, indexing="ij")
-    R, _, Ri, _ = geo.profile(s.ravel())
-    radial = np.outer(geo.e1, np.cos(psi.ravel())) + np.outer(geo.e2, np.sin(psi.ravel()))
-    P = BONE_OFFSET[:, None] + geo.d[:, None] * s.ravel() + radial * (R + Ri) / 2
-    inside = geo.bone_fields(P)["in_lesion"].reshape(s.shape)
-    return float(inside.mean(axis=1).max())
-
-
-def _truth(geo: _Geometry, labels: np.ndarray) -> dict:
-    spec = geo.spec
-    point = THIGH_CENTRE + BONE_OFFSET  # bone centre, on the axis
-    lo, hi = geo.sc - geo.h, geo.sc + geo.h
-    offset = geo.offset
-    voxel_ml = float(np.prod(geo.spacing)) / 1000.0
-    truth = {
-        "schema": "implantgen.phantom-truth/1",
-        "kind": "femur",
-        "spec": {k: v for k, v in asdict(spec).items() if v is not None},  # None: a default
-        "bone": {"name": "femur_right", "axis": {"point": point, "direction": geo.d},
-                 "extent_along_axis_mm": [-geo.half, geo.half],
-                 "shaft_outer_radius_mm": SHAFT_RADIUS_MM, "canal_radius_mm": geo.rc,
-                 "shaft_extent_along_axis_mm": [-geo.s_shaft, geo.s_shaft],
-                 "solid_volume_ml": _solid_volume_mm3(geo) / 1000.0},
-        "lesion": {"type": spec.lesion_type, "extent_along_axis_mm": [lo, hi],
-                   "center": point + geo.d * geo.sc + geo.u * offset,
-                   "volume_ml": int(np.count_nonzero(labels == 2)) * voxel_ml,
-                   "cortical_involvement": _cortical_involvement(geo)},
-        "margin_mm": spec.margin_mm,
-        "osteotomies": [{"point": point + geo.d * (lo - spec.margin_mm), "normal": geo.d},
-                        {"point": point + geo.d * (hi + spec.margin_mm), "normal": geo.d}],
-        "resection_length_mm": (hi - lo) + 2 * spec.margin_mm,
-    }
-    return _jsonable(truth)
-
-
-def _jsonable(obj):
-    """Plain JSON types, floats rounded to 4 decimals."""
-    if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple, np.ndarray)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, (float, np.floating)):
-        return round(float(obj), 4) + 0.0  # + 0.0 turns -0.0 into 0.0
-    return obj.item() if isinstance(obj, np.generic) else obj
