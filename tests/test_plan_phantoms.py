@@ -296,6 +296,27 @@ def test_a_plate_near_where_the_scan_cuts_the_bone_is_refused_with_numbers():
         design_implant(case.volume, target, plan)
 
 
+def test_stem_and_plate_keep_clear_of_an_oblique_scan_cut():
+    # The scan cuts this femur (14.5 degrees of tilt) through a cross-section that runs 12.7 mm
+    # along the axis: short of that the canal's rays met no bone, it read 0.0 mm wide, and the
+    # plan was refused for a "0.0 mm canal" (a random end-to-end sweep).  Now the plate is
+    # refused with its numbers (3 screws a side), and with 2 screws a side the stem stops short
+    # of the cut face.
+    from implantgen.design import design_implant, design_params
+
+    spec = FemurSpec(size=110, pixel_mm=1.5, slices=100, slice_mm=3.0, bone_length_mm=339.9,
+                     lesion_type="blastic", lesion_length_mm=76.2, lesion_center_mm=39.3, tilt_deg=14.5,
+                     tilt_azimuth_deg=291.2, lesion_angle_deg=55.0, noise_hu=20.1, seed=380)
+    case, target, plan = _planned_spec(spec)
+    face = target.axis.scan_face_mm[1]
+    assert target.axis.cut_by_scan == (True, True) and 10.0 < face < 15.0  # measured 12.7 mm
+    with pytest.raises(PlanNotFeasible, match="can carry the plate"):
+        design_implant(case.volume, target, plan)
+    high = design_implant(case.volume, target, plan, design_params({"screws": {"per_bone_end": 2}})).stems[1]
+    assert high.limited_by == "scan" and high.diameter_mm >= 10.0
+    assert 40.0 <= high.length_mm <= plan.feasibility.bone_left_mm["high"] - face - 2.0  # measured 46.8 mm
+
+
 # Lesions destroying most of the cortex's circumference (Mirels size 3, an impending fracture):
 # the phantom's wedge (FemurSpec.cortex_destroyed), which breaks through over that share of
 # the circumference.  From 0.6 of it, no lesion was found at all (the shaft's solid stopped at

@@ -64,10 +64,12 @@ def design_implant(volume: Volume, target, plan, params: DesignParams = DesignPa
     sp, pp = params.screws, params.plate
     end = 1.5 * sp.plate_hole_mm  # the hole's edge one diameter from the plate's end
     # Where the scan cuts the bone its last slice is partial volume (the solid may end a voxel
-    # short of it), and the outline is read 2 mm past the plate's end: plate and stems keep clear.
-    scan_end = 2.0 + footprint(volume, frame.d)
-    spots = positions(length, _room(left["low"], cut_by_scan["low"], scan_end),
-                      _room(left["high"], cut_by_scan["high"], scan_end), sp, end)
+    # short of it), an oblique cut leaves whole cross-sections only short of its face, and the
+    # outline is read 2 mm past the plate's end: plate and stems keep clear of all that.
+    scan_end = {side: 2.0 + footprint(volume, frame.d) + face
+                for side, face in zip(("low", "high"), target.axis.scan_face_mm)}
+    spots = positions(length, _room(left["low"], cut_by_scan["low"], scan_end["low"]),
+                      _room(left["high"], cut_by_scan["high"], scan_end["high"]), sp, end)
     plate_lo, plate_hi = spots[0][0] - end, spots[-1][0] + end
     lo, hi = min(plate_lo, -2.0) - 2.0, max(plate_hi, length + 2.0) + 2.0
     profile, rebuilt, (mirrored, shape_note) = bone_profile(volume, solid, lesion, frame, lo, hi, params.body,
@@ -81,7 +83,7 @@ def design_implant(volume: Volume, target, plan, params: DesignParams = DesignPa
     body = body_solid(profile, length, (low, high), params.body)
     cortex_hu = cortex_threshold(volume, solid, params.stem)
     reach = float(np.nanmax(profile.radii)) + 5.0
-    stems = [design_stem(volume, solid, cut, side, left[side], scan_end if cut_by_scan[side] else 0.0, cortex_hu,
+    stems = [design_stem(volume, solid, cut, side, left[side], scan_end[side] if cut_by_scan[side] else 0.0, cortex_hu,
                          reach, params.stem) for cut, side in ((low, "low"), (high, "high"))]
     parts = [body] + [_stem_solid(stem, cut) for stem, cut in zip(stems, (low, high))]
     warnings += [f"The {s.side} stem is {s.length_mm:.0f} mm long ({s.limited_by} limits it), under the "

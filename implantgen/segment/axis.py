@@ -31,6 +31,9 @@ class BoneAxis:
     areas: np.ndarray  # (n,) cross-sectional areas (mm^2)
     cut_by_scan: tuple[bool, bool]  # the bone runs out of the scan at its low / high end
     bin_mm: float
+    # Where the scan cuts the bone obliquely, how far along the axis its cut face runs (at the low
+    # / high end; 0 where the bone ends in the scan): cross-sections are whole only short of it.
+    scan_face_mm: tuple[float, float] = (0.0, 0.0)
 
     def at(self, s: float) -> np.ndarray:
         return self.point + s * self.direction
@@ -146,13 +149,15 @@ def bone_axis(volume: Volume, solid: np.ndarray, exclude_points=None, bin_mm: fl
     lo, hi = s.min() - half, s.max() + half
     point = c + d * (lo + hi) / 2
     shift = (lo + hi) / 2
-    cut = _cut_by_scan(volume, solid, c, d, s.min(), s.max())
+    cut, face = _cut_by_scan(volume, solid, c, d, s.min(), s.max())
     return BoneAxis(point, d, (lo - shift, hi - shift), levels - shift, centres,
-                    counts * voxel_mm3 / bin_mm, cut, bin_mm)
+                    counts * voxel_mm3 / bin_mm, cut, bin_mm, face)
 
 
-def _cut_by_scan(volume: Volume, solid: np.ndarray, c, d, s_min, s_max) -> tuple[bool, bool]:
-    """Whether the bone touches the scan's edge at its low and high end along the axis."""
+def _cut_by_scan(volume: Volume, solid: np.ndarray, c, d, s_min, s_max) -> tuple[tuple, tuple]:
+    """((low, high): whether the bone touches the scan's edge at that end along the axis,
+    (low, high): how far along the axis the bone's voxels on the scan's edge reach from that end,
+    0.0 where it does not touch)."""
     # The six faces of the grid, read as slices: no full-size scratch array.
     kji = []
     for axis in range(3):
@@ -162,8 +167,10 @@ def _cut_by_scan(volume: Volume, solid: np.ndarray, c, d, s_min, s_max) -> tuple
             if len(hits):
                 kji.append(np.insert(hits, axis, index, axis=1))
     if not kji:
-        return False, False
+        return (False, False), (0.0, 0.0)
     kji = np.unique(np.concatenate(kji), axis=0)
     s_edge = (volume.index_to_physical(kji[:, ::-1].astype(float)) - c) @ d
     span = s_max - s_min
-    return bool((s_edge < s_min + 0.1 * span).any()), bool((s_edge > s_max - 0.1 * span).any())
+    low, high = s_edge[s_edge < s_min + 0.1 * span], s_edge[s_edge > s_max - 0.1 * span]
+    face = (float(low.max() - s_min) if len(low) else 0.0, float(s_max - high.min()) if len(high) else 0.0)
+    return (bool(len(low)), bool(len(high))), face
