@@ -401,8 +401,11 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     start = np.array([r.start for r in roi])
     # Fatty or trabecular is the bone's, read over its whole inside, and from its fat: a lesion
     # can fill most of what a median reads (near a seed, or a long one in a shaft), and a lytic
-    # lesion at 41 HU passed for trabecular bone.  Fatty marrow is below the lytic window.
-    trabecular = interior.sum() > 20 and np.count_nonzero(hs[interior] < lo) < _FATTY_SHARE * interior.sum()
+    # lesion at 41 HU passed for trabecular bone.  Fatty marrow is below the lytic window, and
+    # its share is of what lies outside the window: a lesion filling 3/4 of a shaft's marrow took
+    # the share under the mark, and no lesion was found.
+    fat = np.count_nonzero(hs[interior] < lo)
+    trabecular = interior.sum() > 20 and fat < _FATTY_SHARE * (fat + np.count_nonzero(hs[interior] > hi))
     whole = interior
     seed_kji = None
     if seed is not None:
