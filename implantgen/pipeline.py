@@ -9,6 +9,7 @@ and writes the output folder atomically.  The CLI is a thin layer over ``plan_ca
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import logging
@@ -30,7 +31,7 @@ from .outdir import atomic_output_dir, check_output_dir
 from .parallel import Background, WorkerDied
 from .plan import FeasibilityLimits, ResectionPlan, make_plan
 from .plan.risk import PAIN_SCORES
-from .progress import stage_progress
+from .progress import StageProgress, stage_progress
 from .records import BoneSegmentation, SeriesSummary, Volume
 from .segment import segment_bones
 from .segment.external import bones_from_label_map
@@ -72,9 +73,11 @@ class CaseResult:
 class _Stages:
     """Times each stage, shows the progress display when asked, and says what it did."""
 
-    def __init__(self, names: tuple[str, ...], progress: bool = False):
+    def __init__(self, names: tuple[str, ...], progress: bool | StageProgress = False):
         self.seconds: dict[str, float] = {}
-        self._context = stage_progress(names, progress)
+        # A forked child carries on its parent's display (the same bar on the same terminal)
+        self._context = contextlib.nullcontext(progress) if isinstance(progress, StageProgress) \
+            else stage_progress(names, progress)
 
     def __enter__(self):
         self.progress = self._context.__enter__()
@@ -92,10 +95,10 @@ class _Stages:
         return result
 
     def ran(self, seconds: dict[str, float]) -> None:
-        """Stages that ran elsewhere (a forked child), with their times: counted as done."""
-        for name, t in seconds.items():
-            self.seconds[name] = t
-            self.progress.finish(name)
+        """Stages that ran elsewhere (a forked child, which drew them on the display), with their
+        times: counted as done here too."""
+        self.seconds.update(seconds)
+        self.progress.caught_up(seconds)
 
 
 PLAN_STAGES = ("load", "segment", "target", "plan", "design", "export", "report")
@@ -169,9 +172,11 @@ def _bones(volume: Volume, bones_file, bone_names) -> BoneSegmentation:
     return bones_from_label_map(bones_file, volume, bone_names)
 
 
-def _segment_and_plan(volume, mask, bones_file, bone_names, seed, criteria, margin_mm, pain, limits):
-    """(bones, target, resection plan, seconds per stage): the stages from the CT to the plan."""
-    with _Stages(("segment", "target", "plan")) as stages:
+def _segment_and_plan(volume, mask, bones_file, bone_names, seed, criteria, margin_mm, pain, limits,
+                      progress: StageProgress | bool = False):
+    """(bones, target, resection plan, seconds per stage): the stages from the CT to the plan.
+    Run in a forked child, it draws the parent's progress display: the parent is busy importing."""
+    with _Stages(("segment", "target", "plan"), progress) as stages:
         bones = stages.run("segment", _bones, volume, bones_file, bone_names)
         target = stages.run("target", find_target, volume, bones, lesion_mask=mask, seed=seed, criteria=criteria)
         resection = stages.run("plan", make_plan, volume, target, margin_mm, pain=pain, limits=limits)
@@ -208,9 +213,8 @@ def plan_case(series, out, *, margin_mm: float = 20.0, series_uid: str | None = 
         # Segmenting, the lesion and the plan run in a forked child (implantgen.parallel): this
         # process meanwhile imports the later stages' libraries and hashes the input, work that
         # would otherwise wait its turn on one core.
-        stages.progress.start("segment")
         with Background(_segment_and_plan, volume, mask, bones_file, bone_names, seed, criteria, margin_mm,
-                        pain, limits) as head:
+                        pain, limits, stages.progress) as head:
             for name in LATER_MODULES:
                 importlib.import_module(name)
             input_hash = pixel_hash(volume)

@@ -18,12 +18,23 @@ class StageProgress:
         self.bar = tqdm(total=len(names), desc="implantgen", unit="stage", disable=not enabled,
                         file=file or sys.stderr, leave=False, dynamic_ncols=True,
                         bar_format="{desc} ({n_fmt}/{total_fmt} stages done) |{bar}| {elapsed}")
+        self.done: set[str] = set()
 
     def start(self, name: str) -> None:
         self.bar.set_description(f"implantgen: {name:<8}", refresh=True)
 
     def finish(self, name: str) -> None:
-        self.bar.update(1)
+        self.done.add(name)
+        self.bar.update(len(self.done) - self.bar.n)
+
+    def caught_up(self, names) -> None:
+        """Stages a forked child ran and drew on this bar: this copy of the bar shows them done
+        (at once, so the count does not step back on screen)."""
+        names = list(names)
+        if names:
+            self.done.update(names)
+            self.bar.n = len(self.done)
+            self.bar.set_description(f"implantgen: {names[-1]:<8}", refresh=True)
 
     def close(self) -> None:
         self.bar.close()
