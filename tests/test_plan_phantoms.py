@@ -98,6 +98,16 @@ CASES.update({
     "mixed-coarse-40-noise25": dict(lesion_type="mixed", noise_hu=25.0, seed=4),
     "mixed-coarse-30-tilt10": dict(lesion_type="mixed", lesion_length_mm=30.0, tilt_deg=10.0,
                                    tilt_azimuth_deg=200.0, lesion_center_mm=-8.0, seed=8),
+    # The lesion's level was read where its values crowd, still lifted by the islands' blur
+    # (51 and 53 HU for lytic tissue of 40, muscle 50): the extension was sought on the wrong
+    # side of the muscle (noise blobs taken, the real one missed), Dice 0.775 and 0.776.  Read
+    # from its voxels an in-plane step clear of anything denser than soft tissue: 0.855, 0.853.
+    "mixed-coarse-22-tilt12": dict(lesion_type="mixed", lesion_length_mm=22.1, lesion_center_mm=22.4,
+                                   tilt_deg=12.4, tilt_azimuth_deg=132.8, lesion_angle_deg=184.1,
+                                   noise_hu=19.3, seed=70),
+    "mixed-coarse-52-tilt18": dict(lesion_type="mixed", lesion_length_mm=51.9, lesion_center_mm=22.3,
+                                   tilt_deg=18.5, tilt_azimuth_deg=316.9, lesion_angle_deg=23.2,
+                                   noise_hu=23.9, seed=187),
 })
 _RUNS = {}
 
@@ -128,14 +138,16 @@ def test_lesion_found_with_its_extent(name):
 
 
 def _assert_extent(case, target):
-    # Extent along the truth axis, from the truth point: both ends within 1 mm.
+    # Extent along the truth axis, from the truth point, read as the plan reads it (a mixed
+    # lesion's ends that are sclerotic islands against their own level): both ends within 1 mm.
     truth = case.truth
     axis = truth["bone"]["axis"]
-    from implantgen.plan.extent import lesion_extent
+    from implantgen.plan.extent import extent_along, lesion_columns
 
-    lo, hi = lesion_extent(case.volume, target.lesion.mask, target.lesion.lesion_hu,
-                           target.lesion.normal_hu, np.array(axis["point"]),
-                           np.array(axis["direction"]), target.solid)
+    lesion = target.lesion
+    columns = lesion_columns(case.volume, lesion.mask, lesion.lesion_hu, lesion.normal_hu, target.solid,
+                             islands=lesion.type == "mixed")
+    lo, hi = extent_along(columns, np.array(axis["point"]), np.array(axis["direction"]))
     t_lo, t_hi = truth["lesion"]["extent_along_axis_mm"]
     assert abs(lo - t_lo) <= 1.0 and abs(hi - t_hi) <= 1.0, (lo, hi, t_lo, t_hi)
 

@@ -42,6 +42,9 @@ HOST_LEVEL_MM = 10.0
 HOST_DEPTH_MM = 3.0
 _RIM = 3  # voxels around the bone that the filters read (see detect_lesion)
 _MIN_PIECE = 8  # voxels: smaller lytic pieces are noise, larger ones may be joined by islands
+# A mixed lesion's level is read a voxel clear of anything denser than soft tissue can be
+# (islands' and cortex's partial volume), from at least this many voxels
+_CLEARLY_BONE_HU, _MIN_CLEAR = 250.0, 50
 
 
 @dataclass(frozen=True)
@@ -209,6 +212,18 @@ def _holds_islands(chosen: _Candidate, dense: np.ndarray, spacing_kji) -> bool:
         return False
     folds = enclosed(chosen.mask, spacing_kji, BRIDGE_MM, in_plane=False)
     return np.count_nonzero(folds & dense) >= _MIN_PIECE
+
+
+def _island_clear_level(mask: np.ndarray, hu: np.ndarray) -> float:
+    """A mixed lesion's own level: the median of its voxels an in-plane step clear of any voxel
+    denser than soft tissue can be (the islands' and the cortex's partial volume), where there
+    are enough, else where its values crowd.  In-plane: slices are often thicker than pixels,
+    and a step across them left too few voxels on small lesions."""
+    box = bbox(mask, 2)
+    sub = mask[box] & ~dilate_cross(hu[box] > _CLEARLY_BONE_HU, (1, 2))
+    if np.count_nonzero(sub) >= _MIN_CLEAR:
+        return float(np.median(hu[box][sub]))
+    return _crowded_level(hu[mask])
 
 
 def _crowded_level(values: np.ndarray) -> float:
@@ -478,7 +493,7 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
         # Their blur lifts many of its voxels, more than a voxel from them on coarse grids
         # (median 50 HU for lytic tissue of 40, the muscle's level: no extension was found,
         # or it leaked into the muscle): its level is where its values crowd.
-        lesion_hu = _crowded_level(hu[chosen.mask])
+        lesion_hu = _island_clear_level(chosen.mask, hu)
     else:
         lesion_hu = float(np.median(hu[_clear_of_islands(chosen, dense)]))
     neighbours = [(normal_hu, marrow if marrow.sum() > 20 else None),
