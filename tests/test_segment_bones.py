@@ -100,6 +100,21 @@ def test_aorta_with_contrast_and_plaques_is_not_bone():
     assert np.count_nonzero(aorta & (seg.labels > 0)) < 1500
 
 
+def test_aortic_wall_plaques_are_not_bone():
+    # The calcified crescents on the aorta's wall, left-anterior of T12's body: the lumen's smooth
+    # core stops 3-8 mm inside the wall (the 5 mm texture window takes in the wall, streaks roughen
+    # the blood), so a wall band around the core alone missed them (1427 of our bone voxels within
+    # 3 mm of the reference aorta, outside its bones; 972 inside it).  Grown through blood to the
+    # wall: 338 (115 inside), the rest in plaques over 3 mm thick where they meet the vertebra.
+    volume, ref, seg = real("abdomen_dicom")
+    aorta = ref == {n: k for k, n in NAMES.items()}["aorta"]
+    band = ndimage.distance_transform_edt(~aorta, sampling=volume.spacing[::-1]) <= 3.0
+    ours = seg.labels > 0
+    assert np.count_nonzero(ours & band & ~np.isin(ref, BONE_LABELS)) < 500
+    assert np.count_nonzero(ours & aorta) < 250
+    assert dice(ours, np.isin(ref, BONE_LABELS)) >= 0.80  # measured 0.8045 (0.7992 with the plaques)
+
+
 def test_vertebrae_come_apart_in_abdomen_3mm():
     volume, ref, seg = real("abdomen_3mm")
     ours = labels_named(seg, "vertebra")

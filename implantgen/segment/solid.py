@@ -33,7 +33,7 @@ from .disc import disc_edge
 from .enclosure import enclosure
 from .filters import box_extreme, erode_cross
 from .lytic import lytic_holes
-from .vessel import ENHANCED_HU, LUMEN_MM2, SEARCH_MM, smooth_lumen, vessel_wall
+from .vessel import ENHANCED_HU, LUMEN_MM2, SEARCH_MM, lumen_to_wall, smooth_lumen, vessel_wall
 
 # Soft tissue's own level, from the scan: the 75th percentile of body voxels in this range.
 SOFT_RANGE_HU = (-20.0, 200.0)
@@ -339,6 +339,7 @@ def _without_vessels(inside: np.ndarray, g: np.ndarray, near, spacing, levels: L
                          spacing, levels.soft, levels.trabecular)
     if not lumen.any():
         return inside
+    lumen = lumen_to_wall(lumen, sub, spacing, levels.soft, levels.cortex)
     out = inside.copy()
     where = tuple(slice(n.start + b.start, n.start + b.stop) for n, b in zip(near, box))
     out[where] &= ~vessel_wall(lumen, spacing)
