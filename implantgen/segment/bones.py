@@ -31,6 +31,7 @@ from .head_cap import rejoin_head_caps
 from .joint import split_merged_femurs
 from .names import hip_pieces, is_long, midline_x, name_bones
 from .separate import separate_bones
+from .shaft_gap import gap_pieces
 from .solid import CORTEX_ABOVE_SOFT, REACH_MM, bone_solid, tissue_levels
 from .cartilage import bony_parts
 
@@ -107,6 +108,9 @@ def _bones(volume: Volume, box, body_x, mask, g, marrow, cortex_hu, metal=None):
 
     labels, feats = measured(labels)
     joined = shaft_pieces(labels, feats, spacing)
+    # A lesion through the whole cross-section: the halves do not even touch.
+    joined.update({k: v for k, v in gap_pieces(labels, feats, g, spacing).items()
+                   if k not in joined and v not in joined and k not in joined.values()})
     if joined:  # a lesion let the density split cut a shaft in two: join the halves again
         lut = np.arange(len(feats) + 1)
         lut[list(joined)] = list(joined.values())
@@ -213,7 +217,7 @@ def _close_long_bone(labels: np.ndarray, f, volume: Volume, g: np.ndarray, corte
     sub = labels[box]
     own = sub == f.label
     closed = long_bone_solid(own, slicing_axis(volume, f.axis), own & (g[box] > cortex_hu),
-                             volume.spacing[::-1]) & ((sub == 0) | own)
+                             volume.spacing[::-1], g[box]) & ((sub == 0) | own)
     sub[closed] = f.label
 
 

@@ -12,6 +12,9 @@ outline is rebuilt from the intact cortex on both sides of it, radius interpolat
 Where a lesion destroyed most of the circumference (the intact arc is too short to trust, or
 the break would add more than half the section), the outline is the circle of the round,
 intact sections above and below it, interpolated, if the cortex left lies on that circle.
+Where it destroyed the whole cross-section (no cortex left, or specks), that circle is filled in
+if the tissue there has a lesion's density (_fill_gaps; shaft_gap.py joins the two pieces
+the bone fell into).
 """
 
 from __future__ import annotations
@@ -42,6 +45,10 @@ _ISLAND_SHARE = 0.125
 _PRIOR_GAP_MM = 120.0
 _PRIOR_RADII = 0.15  # ... whose radii differ by at most this share (a shaft, not a flare),
 _PRIOR_FIT_MM = 1.5  # ... when the median radius of its intact cortex is within this of it.
+# A section holding under this share of that circle has lost its whole cross-section to a lesion
+# (_fill_gaps) when no section between the round ones is this much wider than the circle ...
+_GAP_SHARE, _GAP_WIDER = 0.5, 1.2
+GAP_HU = (0.0, 450.0)  # ... and the circle's median HU is this: a lesion's, not fat, air or bone
 
 
 def slicing_axis(volume: Volume, direction) -> int:
@@ -51,9 +58,10 @@ def slicing_axis(volume: Volume, direction) -> int:
 
 
 def long_bone_solid(mask: np.ndarray, axis: int, cortex: np.ndarray | None = None,
-                    spacing_kji=None) -> np.ndarray:
+                    spacing_kji=None, hu: np.ndarray | None = None) -> np.ndarray:
     """Fill ``mask`` cross-section by cross-section across array ``axis``; with ``cortex``
-    (bool, same grid) and the voxel size, rebuild the outline across cortical breaks too."""
+    (bool, same grid) and the voxel size, rebuild the outline across cortical breaks too; with
+    ``hu`` (same grid) also sections a lesion emptied of bone (_fill_gaps)."""
     out = np.zeros_like(mask, dtype=bool)
     if spacing_kji is not None:
         pixel_mm = np.delete(np.asarray(spacing_kji, dtype=float), axis)
@@ -98,7 +106,47 @@ def long_bone_solid(mask: np.ndarray, axis: int, cortex: np.ndarray | None = Non
         grown = from_circle(section, edge[n], pixel_mm, *prior)
         if grown is not section:
             filled[n] |= grown
+    if hu is not None and len(circles) >= 2:
+        _fill_gaps(filled, circles, np.moveaxis(hu, axis, 0), pixel_mm, step)
     return out
+
+
+def _fill_gaps(filled: np.ndarray, circles: dict, hu: np.ndarray, pixel_mm, step_mm: float) -> None:
+    """Sections between round ones that hold under half their interpolated circle, filled
+    with it: a lesion destroyed the whole cross-section, no cortex is left to rebuild from, and
+    the bone fell apart there or hung together by specks.  Only where the run between the two
+    round sections is nowhere wider than the shaft (no joint or flare between them) and the
+    circle holds no fat or air (GAP_HU: what a lesion is made of).  ``filled``, ``hu``: the
+    sections along the first axis; ``circles``: section -> (centre, radius) mm."""
+    keys = np.array(sorted(circles))
+    between = np.arange(keys[0] + 1, keys[-1])
+    if between.size == 0:
+        return
+    pixel_area = float(np.prod(pixel_mm))
+    area = np.count_nonzero(filled[between], axis=(1, 2)) * pixel_area
+    radius = np.array([circles[k][1] for k in keys])
+    # The larger of the nearest circles on both sides, the section's own left out: a speck of
+    # cortex left in the gap may be "round" too.
+    near = np.maximum(radius[np.searchsorted(keys, between) - 1],
+                      radius[np.searchsorted(keys, between, side="right")])
+    gaps = between[area < _GAP_SHARE * np.pi * near**2]
+    if gaps.size == 0:
+        return
+    round_ = {k: c for k, c in circles.items() if k not in set(gaps.tolist())}
+    bounds = np.array(sorted(round_))
+    for n in gaps:
+        prior = _prior(round_, n, step_mm)
+        if prior is None:
+            continue
+        a, b = bounds[np.searchsorted(bounds, n) - 1], bounds[np.searchsorted(bounds, n)]
+        widest = max(round_[a][1], round_[b][1])
+        if np.count_nonzero(filled[a + 1:b], axis=(1, 2)).max() * pixel_area > _GAP_WIDER * np.pi * widest**2:
+            continue
+        centre, r = prior
+        grid = _pixels_near(centre, r, pixel_mm, filled.shape[1:])
+        disk = grid[_polar(grid * pixel_mm - centre)[0] <= r]
+        if len(disk) and GAP_HU[0] <= _median(hu[n][disk[:, 0], disk[:, 1]].astype(float)) < GAP_HU[1]:
+            filled[n][disk[:, 0], disk[:, 1]] = True
 
 
 def _one_piece(stack: np.ndarray) -> np.ndarray:
