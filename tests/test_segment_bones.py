@@ -88,8 +88,9 @@ def test_abdomen_dicom_reference_is_a_3mm_grid():
     assert np.array_equal(on_grid(bones, grid), bones)
     ours = seg.labels > 0
     assert dice(ours, on_grid(ours, grid)) < 0.9  # a 1 mm segmentation against its own 3 mm blocks
-    # Ours drawn on that grid, as the reference was: measured 0.83 (0.79 at 1 mm).
-    assert dice(on_grid(ours, grid), bones) >= 0.82
+    # Ours drawn on that grid, as the reference was: measured 0.8449 (0.8079 at 1 mm; 0.8414
+    # and 0.8045 with the calcified splenic vessel taken for a rib).
+    assert dice(on_grid(ours, grid), bones) >= 0.84
 
 
 def test_aorta_with_contrast_and_plaques_is_not_bone():
@@ -114,6 +115,36 @@ def test_aortic_wall_plaques_are_not_bone():
     assert np.count_nonzero(ours & band & ~np.isin(ref, BONE_LABELS)) < 500
     assert np.count_nonzero(ours & aorta) < 250
     assert dice(ours, np.isin(ref, BONE_LABELS)) >= 0.80  # measured 0.8045 (0.7992 with the plaques)
+
+
+def test_calcified_splenic_vessel_inside_the_trunk_is_not_a_rib():
+    # A tortuous splenic vessel, contrast in its lumen and calcified spots in its wall, 97 mm deep
+    # in a trunk 125 mm deep (ribs come within 12-24 mm of the outline): it was named rib_13
+    # (656 voxels, 91 of them in the reference's portal and splenic vein label).  Dice 0.8045 ->
+    # 0.8079.  Of our bone more than 30 mm from any reference bone, 1054 voxels -> 329: what is
+    # left is the tip of the sternum, which the reference does not label.
+    volume, ref, seg = real("abdomen_dicom")
+    vein = ref == {n: k for k, n in NAMES.items()}["portal_vein_and_splenic_vein"]
+    ours = seg.labels > 0
+    assert np.count_nonzero(ours & vein) == 0
+    far = ndimage.distance_transform_edt(~np.isin(ref, BONE_LABELS), sampling=volume.spacing[::-1]) > 30.0
+    assert set(np.unique(seg.labels[ours & far])) <= set(labels_named(seg, "sternum"))
+    assert np.count_nonzero(ours & far) < 400
+    assert dice(ours, np.isin(ref, BONE_LABELS)) >= 0.806
+
+
+def test_in_cavity_keeps_the_wall_drops_the_middle():
+    from implantgen.segment.cavity import in_cavity
+    # A 240 x 180 mm trunk on 3 mm pixels, 5 slices: a rib along its wall, a calcification in it.
+    kk, jj, ii = np.mgrid[:5, :60, :80]
+    trunk = (((jj - 30) / 30.0) ** 2 + ((ii - 40) / 40.0) ** 2 <= 1.0).astype(np.uint8)
+    labels = np.zeros(trunk.shape, dtype=np.int32)
+    labels[:, 27:30, 3:6] = 1  # 6-9 mm inside the outline
+    labels[:, 29:32, 42:46] = 2  # at the centre
+    work = tuple(slice(0, n) for n in trunk.shape)
+    spacing = (3.0, 3.0, 3.0)
+    assert in_cavity(labels, [1, 2], work, trunk, (1, 1, 1), work, spacing) == [2]
+    assert in_cavity(labels, [], work, trunk, (1, 1, 1), work, spacing) == []
 
 
 def test_vertebrae_come_apart_in_abdomen_3mm():

@@ -34,6 +34,7 @@ from .separate import separate_bones
 from .shaft_gap import gap_pieces
 from .solid import CORTEX_ABOVE_SOFT, REACH_MM, bone_solid, tissue_levels
 from .cartilage import bony_parts
+from .cavity import in_cavity
 
 MIN_BONE_ML = 0.5  # smaller pieces are calcifications, contrast or noise, not a bone to plan on
 DENSE_ABOVE_CORTEX = 150.0
@@ -80,15 +81,16 @@ def segment_bones(volume: Volume, *, roi=None) -> BoneSegmentation:
                                 warnings=tuple(warnings + ["No bone found on this CT."]))
     labels, names = _bones(volume, _offset(box, bone_box), body_x, solid.mask[bone_box],
                            solid.g[bone_box], solid.marrow[bone_box], solid.levels.cortex,
-                           None if metal is None else metal[bone_box])
+                           None if metal is None else metal[bone_box], trunk=(parts, steps, work))
     out = np.zeros(shape, dtype=np.uint8 if len(names) < 256 else np.uint16)
     out[_offset(box, bone_box)] = labels
     return BoneSegmentation(labels=out, names=names, metal=metal_full, warnings=tuple(warnings))
 
 
-def _bones(volume: Volume, box, body_x, mask, g, marrow, cortex_hu, metal=None):
+def _bones(volume: Volume, box, body_x, mask, g, marrow, cortex_hu, metal=None, trunk=None):
     """(labels, names) of the separated, cleaned, named bones of ``mask`` (on ``box``);
-    ``metal`` (bool, or None) is kept out of them."""
+    ``metal`` (bool, or None) is kept out of them; ``trunk``: (coarse body parts, their
+    steps, the region they cover), for cavity.py (None: not looked at)."""
     spacing = volume.spacing
     voxel_ml = float(np.prod(spacing)) / 1000.0
     labels = separate_bones(mask, g, cortex_hu, spacing, marrow)
@@ -116,6 +118,13 @@ def _bones(volume: Volume, box, body_x, mask, g, marrow, cortex_hu, metal=None):
         lut[list(joined)] = list(joined.values())
         labels, feats = measured(lut[labels])
     names = name_bones(feats, body_x)
+    thin = [lab for lab, n in names.items() if n.startswith(("rib", "sternum"))]
+    deep = in_cavity(labels, thin, box, *trunk, volume.spacing) if trunk is not None else []
+    if deep:  # a calcified vessel or stone inside the trunk, named a rib by its place alone
+        lut = np.arange(len(feats) + 1)
+        lut[deep] = 0
+        labels, feats = measured(lut[labels])
+        names = name_bones(feats, body_x)
     pieces = hip_pieces(feats, names, touching_pairs(labels))
     if pieces:  # the iliac wing came apart from its hip bone: put it back, measure again
         lut = np.arange(len(feats) + 1)
