@@ -108,6 +108,19 @@ CASES.update({
     "mixed-coarse-52-tilt18": dict(lesion_type="mixed", lesion_length_mm=51.9, lesion_center_mm=22.3,
                                    tilt_deg=18.5, tilt_azimuth_deg=316.9, lesion_angle_deg=23.2,
                                    noise_hu=23.9, seed=187),
+    # A long lesion whose tip is islands: most of its end's columns unread (their neighbours read
+    # as cortex), and the few readable ones were dropped as no majority of their neighbourhoods:
+    # the high plane fell to the voxel centres, 1.76 mm short; with two columns enough, 0.92.
+    "mixed-coarse-69-tilt11": dict(lesion_type="mixed", lesion_length_mm=69.0, lesion_center_mm=-14.8,
+                                   tilt_deg=11.1, tilt_azimuth_deg=174.1, lesion_angle_deg=127.2,
+                                   noise_hu=18.1, seed=549),
+    # On 0.8 x 2 mm voxels, an island crossing the lesion's end: a tip voxel a sixth island reads
+    # as all lytic tissue, and the ends came a slice too far (planes -1.19 and +1.31 mm); its
+    # columns, between marrow and an island's partial volume, are no longer read: -0.69, +0.42.
+    "mixed-26-seed742": dict(MIXED_GRID, lesion_length_mm=26.6, lesion_center_mm=-15.6, tilt_deg=1.5,
+                             tilt_azimuth_deg=247.5, lesion_angle_deg=111.7, noise_hu=19.8, seed=742),
+    "mixed-28-seed784": dict(MIXED_GRID, lesion_length_mm=28.5, lesion_center_mm=12.6, tilt_deg=3.8,
+                             tilt_azimuth_deg=12.7, lesion_angle_deg=336.1, noise_hu=9.5, seed=784),
 })
 _RUNS = {}
 

@@ -26,6 +26,7 @@ from ..records import Volume
 # and its blur would add a tenth of the contrast or more to the voxel: that voxel is not read.
 # A blastic lesion is nearly as dense as cortex, so there cortex stays below this and is read.
 _CORTEX_FRACTION = 2.0
+_UNREADABLE = 1.25  # lesion fractions past this are denser tissue in the voxel (cortex, islands)
 _CREST_RANK = 2  # the crest: the 2nd farthest column of a neighbourhood, so no lone column
 _TAPER_MM = 4.5  # columns this near the crest sample the tip's taper (its paraboloid)
 _TAPER_EVIDENCE = 3.0  # its curvature must stand this many standard errors clear of zero
@@ -53,7 +54,7 @@ def _fractions(hu: np.ndarray, spacing_kji, lesion_hu: float, normal_hu: float) 
     face = ndimage.generate_binary_structure(3, 1)[tuple(slice(None) if n > 1 else slice(1, 2)
                                                          for n in size)]
     cortex_near = ndimage.maximum_filter((hu - normal_hu) / contrast, footprint=face) > _CORTEX_FRACTION
-    return np.where((frac > 1.25) | cortex_near, np.nan, np.clip(frac, 0.0, 1.0))
+    return np.where((frac > _UNREADABLE) | cortex_near, np.nan, np.clip(frac, 0.0, 1.0))
 
 
 def _column_reach(volume: Volume, sub, frac, start, point, d, sign,
@@ -77,7 +78,12 @@ def _column_reach(volume: Volume, sub, frac, start, point, d, sign,
     total = sum(np.take_along_axis(f, np.minimum(last + k, n - 1)[None], axis=0)[0]
                 for k in (0, 1))
     if islands is not None:
-        total = _island_ends(total, np.moveaxis(islands[0], axis, 0)[::out], col, last, *islands[1:])
+        level, normal_hu, contrast, mixture = islands
+        lytic_tip = ~np.isnan(np.take_along_axis(f, last[None], axis=0)[0])
+        total = _island_ends(total, np.moveaxis(level, axis, 0)[::out], col, last, normal_hu, contrast)
+        # A tip read as lytic tissue between marrow and an island may be a sixth of island.
+        tip_mixture = np.take_along_axis(np.moveaxis(mixture, axis, 0)[::out], last[None], axis=0)[0]
+        total = np.where(lytic_tip & tip_mixture, np.nan, total)
     cols = np.argwhere(has)
     kji = np.insert(cols, axis, (last if out > 0 else n - 1 - last)[has], axis=1) + start
     s = (volume.index_to_physical(kji[:, ::-1].astype(float)) - point) @ d
@@ -106,20 +112,37 @@ def _island_ends(total, level, col, last, normal_hu: float, contrast: float) -> 
     return np.where(island, share, total)
 
 
-def _crest(reach: np.ndarray, spacing) -> float:
+def _island_mixture(level: np.ndarray, spacing_kji, normal_hu: float, contrast: float) -> np.ndarray:
+    """Voxels whose in-plane neighbourhood spans from marrow (below the lesion-marrow midpoint)
+    to an island's partial volume (past what the lesion's fractions read): where a sclerotic
+    island crosses the lesion's end, a tip voxel holding a sixth of island (its centre in the
+    island) reads as all lytic tissue, and its column reached a slice too far (planes 1.2-1.55
+    mm out on 0.8 x 2 mm voxels).  Lytic voxels beside an island have lesion, not marrow, around
+    them.  Only tips read as lytic are dropped (an island's own is read by _island_ends), and not
+    for the voxel past the tip: dropping those too left ends 1.4 mm short."""
+    size = filter_size(spacing_kji)
+    low = ndimage.minimum_filter(level, size=size) < normal_hu + contrast / 2
+    return low & (ndimage.maximum_filter(level, size=size) > normal_hu + _UNREADABLE * contrast)
+
+
+def _crest(reach: np.ndarray, spacing, sparse: bool = False) -> float:
     """The farthest reach that two columns of one neighbourhood attain (3 x 3 across fine
-    axes, 3 x 1 with a thick one), over the neighbourhoods mostly measured.
+    axes, 3 x 1 with a thick one), over the neighbourhoods mostly measured (``sparse``: over
+    those with two columns measured).
 
     One column's reach carries its voxels' noise, and the farthest of many picks the noisiest.
     The lesion's end is smooth across columns, so its crest column has a neighbour nearly as
     far; a median over the neighbourhood would instead cut the top of a narrow crest (a long
-    lesion's end is pointed).
+    lesion's end is pointed).  A mixed lesion's islands leave most of its columns unread (their
+    neighbours read as cortex), and at its tip the readable ones are too few for a majority:
+    the crest then fell back to the voxel centres, up to 1.8 mm short on 2.5 mm slices.
     """
     size = filter_size(spacing)
     padded = np.pad(reach, [(n // 2, n // 2) for n in size], constant_values=np.nan)
     near = np.stack([padded[a:a + reach.shape[0], b:b + reach.shape[1]]
                      for a in range(size[0]) for b in range(size[1])])
-    ok = ~np.isnan(reach) & (2 * np.count_nonzero(~np.isnan(near), axis=0) > len(near))
+    measured = np.count_nonzero(~np.isnan(near), axis=0)
+    ok = ~np.isnan(reach) & ((measured >= _CREST_RANK) if sparse else (2 * measured > len(near)))
     if np.count_nonzero(ok) == 0 or len(near) < _CREST_RANK:
         return float(np.nanmax(reach))
     farthest_first = -np.sort(np.nan_to_num(-near[:, ok], nan=np.inf), axis=0)
@@ -169,7 +192,8 @@ class _Part:
     sub: np.ndarray  # the mask in its box
     start: np.ndarray  # the box's first (k, j, i) index
     frac: np.ndarray  # lesion share per voxel, NaN where unreadable (_fractions)
-    islands: tuple | None = None  # (in-plane medians, normal HU, contrast) for _island_ends
+    # (in-plane medians, normal HU, contrast, _island_mixture) for _island_ends
+    islands: tuple | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -200,7 +224,8 @@ def _part(volume: Volume, mask: np.ndarray, offset: np.ndarray, lesion_hu: float
     frac = _fractions(hu, volume.spacing[::-1], lesion_hu, normal_hu)
     own = None
     if islands:
-        own = (_in_plane_median(hu, volume.spacing[::-1]), normal_hu, abs(lesion_hu - normal_hu))
+        level, contrast = _in_plane_median(hu, volume.spacing[::-1]), abs(lesion_hu - normal_hu)
+        own = (level, normal_hu, contrast, _island_mixture(level, volume.spacing[::-1], normal_hu, contrast))
     return _Part(sub, np.array([r.start for r in roi]), frac, own)
 
 
@@ -243,8 +268,10 @@ def extent_along(lesion: LesionColumns, point, direction) -> tuple[float, float]
             ends.append(_index_extent(volume, lesion.inner_kji, point, d)[(sign + 1) // 2] + sign * half)
         else:
             spacing = np.delete(volume.spacing[::-1], axis)
-            has = part.sub.any(axis=axis)
-            ends.append(sign * _hidden_apex(reach, has, spacing, _crest(reach, spacing)))
+            crest = _crest(reach, spacing, sparse=lesion.islands)
+            if not lesion.islands:  # a mixed lesion's unread columns are its islands: no apex hides there
+                crest = _hidden_apex(reach, part.sub.any(axis=axis), spacing, crest)
+            ends.append(sign * crest)
     lo, hi = float(ends[0]), float(ends[1])
     if lesion.islands:
         i_lo, i_hi = _index_extent(volume, lesion.inner_kji, point, d)
