@@ -293,3 +293,56 @@ def test_not_hu_volume_file_warns_but_loads(tmp_path, run_cli):
     assert code == 0 and "mask or a normalised image" in out
     code, out, err = run_cli("plan", tmp_path / "mask.nii.gz", "--out", tmp_path / "o")
     assert code == 3 and "No bone" in err and not (tmp_path / "o").exists()
+
+
+def test_output_path_under_a_file_is_refused_before_any_work(small_series, tmp_path, run_cli):
+    folder, _ = small_series
+    (tmp_path / "afile").write_text("x")
+    code, _, err = run_cli("plan", folder, "--out", tmp_path / "afile" / "sub" / "out")
+    assert code == 2 and "which is a file" in err and len(err.strip().splitlines()) == 1
+    assert (tmp_path / "afile").read_text() == "x"
+
+
+def test_output_folder_that_cannot_be_written_is_refused_before_any_work(small_series, run_cli):
+    folder, _ = small_series
+    # /proc refuses new folders even to root (a chmod'ed folder would not stop root)
+    code, _, err = run_cli("segment", folder, "--out", "/proc/implantgen-test-out")
+    assert code == 2 and "cannot be written" in err and len(err.strip().splitlines()) == 1
+
+
+_LESION_CONFIGS = [
+    ('[lesion]\nlytic_hu = [150, 0]\n', "lesion.lytic_hu = [150, 0] is not a range"),
+    ('[lesion]\nlytic_hu = "x"\n', "is not a range"),
+    ('[lesion]\nfoo = 1\n', "[lesion] has unknown setting(s) foo"),
+    ('[lesion]\nmin_volume_ml = -1\n', "lesion.min_volume_ml = -1 is not a positive number"),
+    ('lesion = 3\n', "[lesion] must be a table"),
+]
+
+
+@pytest.mark.parametrize("command, toml, phrase", [("segment", *c) for c in _LESION_CONFIGS] + [
+    ("plan", *c) for c in _LESION_CONFIGS + [
+        ('[feasibility]\nmin_fixation_mm = "x"\n', "feasibility.min_fixation_mm = 'x' is not a positive"),
+        ('[stem]\nmax_length_mm = 1e400\n', "stem.max_length_mm = inf is not a positive number"),
+    ]])
+def test_bad_config_values_are_refused_plainly(small_series, tmp_path, run_cli, command, toml, phrase):
+    folder, _ = small_series
+    (tmp_path / "c.toml").write_text(toml)
+    code, _, err = run_cli(command, folder, "--out", tmp_path / "out", "--config", tmp_path / "c.toml")
+    assert code == 2 and phrase in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_output_folder_holding_an_input_is_not_replaced(small_series, tmp_path, run_cli):
+    """Re-planning an earlier result's own CT crop into that result's folder would delete it."""
+    folder, vol = small_series
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    (earlier / "manifest.json").write_text('{"tool": "implantgen"}')  # an earlier result
+    image = sitk.GetImageFromArray(vol.array)
+    sitk.WriteImage(image, str(earlier / "ct.nrrd"))
+    before = (earlier / "ct.nrrd").read_bytes()
+    for argv in (["plan", earlier / "ct.nrrd"], ["segment", earlier / "ct.nrrd"],
+                 ["plan", folder, "--lesion-mask", earlier / "ct.nrrd"]):
+        code, _, err = run_cli(*argv, "--out", earlier)
+        assert code == 2 and "holds the input" in err and len(err.strip().splitlines()) == 1, err
+        assert (earlier / "ct.nrrd").read_bytes() == before

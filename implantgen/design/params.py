@@ -9,6 +9,7 @@ A TOML file (``--config``) overrides any of them, section by section (see the RE
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 
 from ..errors import InputError
@@ -99,7 +100,7 @@ def _section(name: str, cls, values: dict):
         if isinstance(default, bool) and not isinstance(value, bool):
             raise InputError(f"The config's {name}.{key} = {value!r} must be true or false.")
         if isinstance(default, (int, float)) and not isinstance(default, bool) and default is not None:
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value < math.inf:
                 raise InputError(f"The config's {name}.{key} = {value!r} is not a positive number: fix it.")
             value = type(default)(value) if isinstance(default, float) or float(value).is_integer() else value
         clean[key] = value
