@@ -155,11 +155,21 @@ def _check_config(config: dict | None) -> None:
                          f"[{'], ['.join(_CONFIG_SECTIONS)}] (see the README).")
 
 
+def _check_bones_options(bones_file, bone_names) -> None:
+    """Before any work: the label map and its names file exist, and names go with a label map."""
+    if bones_file is not None and not Path(bones_file).is_file():
+        raise InputError(f"The bone label map {bones_file} does not exist: give a .nrrd, .nii or .nii.gz file.")
+    if bone_names is not None and bones_file is None:
+        raise InputError("--bone-names names the labels of a --bones FILE: give that label map too, or drop "
+                         "--bone-names.")
+    if isinstance(bone_names, (str, Path)) and bone_names != "totalsegmentator" and not Path(bone_names).is_file():
+        raise InputError(f"The label names file {bone_names} does not exist: give 'totalsegmentator' or a "
+                         "JSON file {label: name}.")
+
+
 def _bones(volume: Volume, bones_file, bone_names) -> BoneSegmentation:
     if bones_file is None:
         return segment_bones(volume)
-    if not Path(bones_file).is_file():
-        raise InputError(f"The bone label map {bones_file} does not exist: give a .nrrd, .nii or .nii.gz file.")
     return bones_from_label_map(bones_file, volume, bone_names)
 
 
@@ -186,6 +196,7 @@ def plan_case(series, out, *, margin_mm: float = 20.0, series_uid: str | None = 
     """
     seed = _check_options(margin_mm, lesion_mask, lesion_seed, pain)
     check_output_dir(out, inputs=(series, lesion_mask, bones_file))
+    _check_bones_options(bones_file, bone_names)
     _check_config(config)
     criteria, limits = lesion_criteria(config), feasibility_limits(config)
     params = design_params(config)
@@ -348,6 +359,7 @@ def segment_case(series, out, *, series_uid: str | None = None, lesion_seed=None
     lesion, segmentation.nrrd."""
     seed = _check_options(20.0, None, lesion_seed, None)
     check_output_dir(out, inputs=(series, bones_file))
+    _check_bones_options(bones_file, bone_names)
     _check_config(config)
     criteria = lesion_criteria(config)
     with _one_blas_thread(), _Stages(SEGMENT_STAGES, progress) as stages:

@@ -346,3 +346,20 @@ def test_output_folder_holding_an_input_is_not_replaced(small_series, tmp_path, 
         code, _, err = run_cli(*argv, "--out", earlier)
         assert code == 2 and "holds the input" in err and len(err.strip().splitlines()) == 1, err
         assert (earlier / "ct.nrrd").read_bytes() == before
+
+
+@pytest.mark.parametrize("argv, phrase", [
+    (["--bones", "nowhere.nrrd"], "bone label map nowhere.nrrd does not exist"),
+    (["--bone-names", "totalsegmentator"], "give that label map too"),
+    (["--bones", "LABELS", "--bone-names", "totalsegmentatr"], "label names file totalsegmentatr does not exist"),
+])
+@pytest.mark.parametrize("command", ["plan", "segment"])
+def test_bad_bone_options_are_refused_before_loading(small_series, tmp_path, run_cli, command, argv, phrase):
+    folder, vol = small_series
+    labels = tmp_path / "labels.nrrd"
+    sitk.WriteImage(sitk.GetImageFromArray((vol.array > 300).astype(np.uint8)), str(labels))
+    argv = [str(labels) if a == "LABELS" else a for a in argv]
+    code, _, err = run_cli(command, folder, "--out", tmp_path / "out", *argv)
+    assert code == 2 and phrase in err and len(err.strip().splitlines()) == 1, err
+    assert "load:" not in err  # refused before the CT was read
+    assert not (tmp_path / "out").exists()
