@@ -323,6 +323,10 @@ _LESION_CONFIGS = [
     ("plan", *c) for c in _LESION_CONFIGS + [
         ('[feasibility]\nmin_fixation_mm = "x"\n', "feasibility.min_fixation_mm = 'x' is not a positive"),
         ('[stem]\nmax_length_mm = 1e400\n', "stem.max_length_mm = inf is not a positive number"),
+        ('[stem]\ncortex_hu = "abc"\n', "stem.cortex_hu = 'abc' is not a number"),
+        ('[printing]\nbuild_volume_mm = ["a"]\n', "printing.build_volume_mm = ['a'] is not 3 positive numbers"),
+        ('[plate]\nside = ["a", "b", "c"]\n', "a direction needs three numbers"),
+        ('[plate]\nside = [0, 0, 0]\n', "not all zero"),
     ]])
 def test_bad_config_values_are_refused_plainly(small_series, tmp_path, run_cli, command, toml, phrase):
     folder, _ = small_series
