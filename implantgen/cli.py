@@ -174,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, metavar="DIR", help="output folder (written all at once)")
     s.add_argument("--margin-mm", type=float, default=20.0, help="axial resection margin (default 20)")
     s.add_argument("--series-uid", metavar="UID", help="series UID or key from 'inspect' (default: the CT series with most slices)")
-    s.add_argument("--lesion-mask", metavar="FILE", help="lesion label map made elsewhere (NRRD/NIfTI)")
+    s.add_argument("--lesion-mask", metavar="FILE", help="lesion label map made elsewhere (NRRD, NIfTI or DICOM-SEG), aligned by patient coordinates")
     s.add_argument("--lesion-seed", metavar="X,Y,Z", help="a point in the lesion, patient mm (LPS)")
     s.add_argument("--pain", choices=["mild", "moderate", "functional"],
                    help="the patient's pain, for Mirels' score (the CT cannot tell; default: not scored)")
