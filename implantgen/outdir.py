@@ -63,7 +63,7 @@ def check_output_dir(out, inputs=()) -> Path:
     out = Path(out)
     _check_inputs_outside(out, inputs)
     if out.exists() and not _is_replaceable(out):
-        kind = "a file" if out.is_file() else "a folder not written by implantgen"
+        kind = "a file" if out.is_file() else "a folder that is not an earlier implantgen plan or segmentation"
         raise InputError(
             f"The output path {out} is {kind}: choose a new folder (implantgen only replaces "
             "its own earlier results)."

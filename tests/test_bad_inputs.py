@@ -367,3 +367,13 @@ def test_bad_bone_options_are_refused_before_loading(small_series, tmp_path, run
     assert code == 2 and phrase in err and len(err.strip().splitlines()) == 1, err
     assert "load:" not in err  # refused before the CT was read
     assert not (tmp_path / "out").exists()
+
+
+def test_phantom_over_an_earlier_phantom_is_refused_truthfully(tmp_path, run_cli):
+    """A phantom folder is implantgen's but no plan: it is kept, and the sentence does not
+    claim implantgen did not write it."""
+    args = ["--size", "32", "--pixel-mm", "4", "--slices", "20", "--slice-mm", "10", "--no-masks"]
+    assert run_cli("phantom", tmp_path / "case", *args)[0] == 0
+    code, _, err = run_cli("phantom", tmp_path / "case", *args)
+    assert code == 2 and "not an earlier implantgen plan or segmentation" in err
+    assert "not written by implantgen" not in err
