@@ -61,6 +61,9 @@ def check_output_dir(out, inputs=()) -> Path:
     """Refuse early (before any work) an output path we must not overwrite or cannot write, or
     whose replacement would delete one of the ``inputs`` (paths given by the user)."""
     out = Path(out)
+    if out.resolve() in (Path.cwd(), *Path.cwd().parents):
+        raise InputError(f"The output folder {out} is the current folder or holds it, which cannot be "
+                         "replaced: give a new folder's name, e.g. --out plan_out.")
     _check_inputs_outside(out, inputs)
     if out.exists() and not _is_replaceable(out):
         kind = "a file" if out.is_file() else "a folder that is not an earlier implantgen plan or segmentation"

@@ -377,3 +377,16 @@ def test_phantom_over_an_earlier_phantom_is_refused_truthfully(tmp_path, run_cli
     code, _, err = run_cli("phantom", tmp_path / "case", *args)
     assert code == 2 and "not an earlier implantgen plan or segmentation" in err
     assert "not written by implantgen" not in err
+
+
+@pytest.mark.parametrize("out", [".", ".."])
+def test_current_folder_as_output_is_refused_before_any_work(small_series, tmp_path, run_cli, monkeypatch, out):
+    """--out . in an empty folder ran the whole plan, then failed to rename '.' (internal error),
+    leaving '..partial-*' and '..old-*' folders behind."""
+    folder, _ = small_series
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    code, _, err = run_cli("plan", folder, "--out", out)
+    assert code == 2 and "is the current folder or holds it" in err and len(err.strip().splitlines()) == 1
+    assert list(here.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["here", "series"]
