@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
+import threading
 
 from . import __version__
 from .errors import InputError
@@ -172,7 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, metavar="DIR", help="output folder (written all at once)")
     s.add_argument("--margin-mm", type=float, default=20.0, help="axial resection margin (default 20)")
     s.add_argument("--series-uid", metavar="UID", help="series UID or key from 'inspect' (default: the CT series with most slices)")
-    s.add_argument("--lesion-mask", metavar="FILE", help="lesion label map made elsewhere (NRRD/NIfTI)")
+    s.add_argument("--lesion-mask", metavar="FILE", help="lesion label map made elsewhere (NRRD, NIfTI or DICOM-SEG), aligned by patient coordinates")
     s.add_argument("--lesion-seed", metavar="X,Y,Z", help="a point in the lesion, patient mm (LPS)")
     s.add_argument("--pain", choices=["mild", "moderate", "functional"],
                    help="the patient's pain, for Mirels' score (the CT cannot tell; default: not scored)")
@@ -239,9 +241,20 @@ def _setup_logging(quiet: bool, debug: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING if debug else logging.ERROR)
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler's kill, `timeout`) unwinds like Ctrl-C, so that the half-written
+    output folder is removed instead of left behind."""
+
+
+def _terminate(signum, frame):
+    raise _Terminated()
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     _setup_logging(args.quiet, args.debug)
+    main_thread = threading.current_thread() is threading.main_thread()  # signals go only there
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         return args.func(args)
     except InputError as exc:
@@ -249,15 +262,18 @@ def main(argv=None) -> int:
             raise
         print(f"implantgen: error: {exc.sentence}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print("implantgen: interrupted; nothing was written.", file=sys.stderr)
-        return 130
+        return 143 if isinstance(exc, _Terminated) else 130
     except Exception as exc:  # noqa: BLE001 - the last line of defence: say it plainly
         if args.debug:
             raise
         print(f"implantgen: internal error ({type(exc).__name__}: {exc}); re-run with --debug "
               "for the traceback and report it.", file=sys.stderr)
         return 1
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -32,15 +32,46 @@ def _is_replaceable(out: Path) -> bool:
     return isinstance(manifest, dict) and manifest.get("tool") == "implantgen"
 
 
-def check_output_dir(out) -> Path:
-    """Refuse early (before any work) an output path we must not overwrite."""
+def _check_writable(out: Path) -> None:
+    """The folder the result will be made in must be one we can write (tried, not guessed:
+    permissions say little for root or a read-only mount)."""
+    parent = out.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise InputError(f"The output path {out} lies under {parent}, which is a file: choose a folder path.")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=f".{out.name}.probe-", dir=parent))
+    except OSError as exc:
+        raise InputError(f"The output folder {out} cannot be written in {parent} ({exc.strerror}): "
+                         "choose a folder you can write to.") from None
+
+
+def _check_inputs_outside(out: Path, inputs) -> None:
+    """Replacing the folder must not delete an input (re-planning an earlier result's ct.nrrd
+    into that same folder would)."""
+    where = out.resolve()
+    for given in inputs:
+        if given is not None and where in (Path(given).resolve(), *Path(given).resolve().parents):
+            raise InputError(f"The output folder {out} holds the input {given}, which writing the "
+                             "folder would delete: choose another output folder.")
+
+
+def check_output_dir(out, inputs=()) -> Path:
+    """Refuse early (before any work) an output path we must not overwrite or cannot write, or
+    whose replacement would delete one of the ``inputs`` (paths given by the user)."""
     out = Path(out)
+    if out.resolve() in (Path.cwd(), *Path.cwd().parents):
+        raise InputError(f"The output folder {out} is the current folder or holds it, which cannot be "
+                         "replaced: give a new folder's name, e.g. --out plan_out.")
+    _check_inputs_outside(out, inputs)
     if out.exists() and not _is_replaceable(out):
-        kind = "a file" if out.is_file() else "a folder not written by implantgen"
+        kind = "a file" if out.is_file() else "a folder that is not an earlier implantgen plan or segmentation"
         raise InputError(
             f"The output path {out} is {kind}: choose a new folder (implantgen only replaces "
             "its own earlier results)."
         )
+    _check_writable(out)
     return out
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from .config import feasibility_limits, lesion_criteria
 from .design import DESIGN_SECTIONS, design_params
 from .errors import InputError, PlanNotFeasible
 from .export import build_manifest, pixel_hash, write_json
@@ -29,13 +30,12 @@ from .export.plan_json import as_written, design_blocks, plan_dict
 from .load import load_ct, load_label_map
 from .outdir import atomic_output_dir, check_output_dir
 from .parallel import Background, WorkerDied
-from .plan import FeasibilityLimits, ResectionPlan, make_plan
+from .plan import ResectionPlan, make_plan
 from .plan.risk import PAIN_SCORES
 from .progress import StageProgress, stage_progress
 from .records import BoneSegmentation, SeriesSummary, Volume
 from .segment import segment_bones
 from .segment.external import bones_from_label_map
-from .segment.lesion import LesionCriteria
 from .segment.target import Target, find_target
 
 if TYPE_CHECKING:
@@ -155,20 +155,21 @@ def _check_config(config: dict | None) -> None:
                          f"[{'], ['.join(_CONFIG_SECTIONS)}] (see the README).")
 
 
-def _criteria(config: dict | None) -> LesionCriteria:
-    c = (config or {}).get("lesion", {})
-    return LesionCriteria(**{k: tuple(v) if isinstance(v, list) else v for k, v in c.items()})
-
-
-def _limits(config: dict | None) -> FeasibilityLimits:
-    return FeasibilityLimits(**(config or {}).get("feasibility", {}))
+def _check_bones_options(bones_file, bone_names) -> None:
+    """Before any work: the label map and its names file exist, and names go with a label map."""
+    if bones_file is not None and not Path(bones_file).is_file():
+        raise InputError(f"The bone label map {bones_file} does not exist: give a .nrrd, .nii or .nii.gz file.")
+    if bone_names is not None and bones_file is None:
+        raise InputError("--bone-names names the labels of a --bones FILE: give that label map too, or drop "
+                         "--bone-names.")
+    if isinstance(bone_names, (str, Path)) and bone_names != "totalsegmentator" and not Path(bone_names).is_file():
+        raise InputError(f"The label names file {bone_names} does not exist: give 'totalsegmentator' or a "
+                         "JSON file {label: name}.")
 
 
 def _bones(volume: Volume, bones_file, bone_names) -> BoneSegmentation:
     if bones_file is None:
         return segment_bones(volume)
-    if not Path(bones_file).is_file():
-        raise InputError(f"The bone label map {bones_file} does not exist: give a .nrrd, .nii or .nii.gz file.")
     return bones_from_label_map(bones_file, volume, bone_names)
 
 
@@ -194,12 +195,10 @@ def plan_case(series, out, *, margin_mm: float = 20.0, series_uid: str | None = 
     error ``out`` is left as it was.  ``progress`` shows a bar per stage on stderr.
     """
     seed = _check_options(margin_mm, lesion_mask, lesion_seed, pain)
-    check_output_dir(out)
+    check_output_dir(out, inputs=(series, lesion_mask, bones_file))
+    _check_bones_options(bones_file, bone_names)
     _check_config(config)
-    try:
-        criteria, limits = _criteria(config), _limits(config)
-    except TypeError as exc:
-        raise InputError(f"The config has an unknown setting ({exc}): see the README for the keys.") from None
+    criteria, limits = lesion_criteria(config), feasibility_limits(config)
     params = design_params(config)
     parameters = {"margin_mm": float(margin_mm), "series_uid_given": series_uid is not None,
                   "lesion_mask_given": lesion_mask is not None, "lesion_seed": seed, "pain": pain,
@@ -359,14 +358,16 @@ def segment_case(series, out, *, series_uid: str | None = None, lesion_seed=None
     """Segment bones (and a lesion where one is found); write bones.nrrd, bones.json and, with a
     lesion, segmentation.nrrd."""
     seed = _check_options(20.0, None, lesion_seed, None)
-    check_output_dir(out)
+    check_output_dir(out, inputs=(series, bones_file))
+    _check_bones_options(bones_file, bone_names)
     _check_config(config)
+    criteria = lesion_criteria(config)
     with _one_blas_thread(), _Stages(SEGMENT_STAGES, progress) as stages:
         volume, _ = stages.run("load", _load, series, series_uid, seed, None)
         bones = stages.run("segment", _bones, volume, bones_file, bone_names)
         warnings = list(volume.warnings) + list(bones.warnings)
         try:
-            target = stages.run("target", find_target, volume, bones, seed=seed, criteria=_criteria(config))
+            target = stages.run("target", find_target, volume, bones, seed=seed, criteria=criteria)
         except PlanNotFeasible as exc:
             target = None
             warnings.append(exc.sentence)

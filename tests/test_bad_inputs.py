@@ -293,3 +293,100 @@ def test_not_hu_volume_file_warns_but_loads(tmp_path, run_cli):
     assert code == 0 and "mask or a normalised image" in out
     code, out, err = run_cli("plan", tmp_path / "mask.nii.gz", "--out", tmp_path / "o")
     assert code == 3 and "No bone" in err and not (tmp_path / "o").exists()
+
+
+def test_output_path_under_a_file_is_refused_before_any_work(small_series, tmp_path, run_cli):
+    folder, _ = small_series
+    (tmp_path / "afile").write_text("x")
+    code, _, err = run_cli("plan", folder, "--out", tmp_path / "afile" / "sub" / "out")
+    assert code == 2 and "which is a file" in err and len(err.strip().splitlines()) == 1
+    assert (tmp_path / "afile").read_text() == "x"
+
+
+def test_output_folder_that_cannot_be_written_is_refused_before_any_work(small_series, run_cli):
+    folder, _ = small_series
+    # /proc refuses new folders even to root (a chmod'ed folder would not stop root)
+    code, _, err = run_cli("segment", folder, "--out", "/proc/implantgen-test-out")
+    assert code == 2 and "cannot be written" in err and len(err.strip().splitlines()) == 1
+
+
+_LESION_CONFIGS = [
+    ('[lesion]\nlytic_hu = [150, 0]\n', "lesion.lytic_hu = [150, 0] is not a range"),
+    ('[lesion]\nlytic_hu = "x"\n', "is not a range"),
+    ('[lesion]\nfoo = 1\n', "[lesion] has unknown setting(s) foo"),
+    ('[lesion]\nmin_volume_ml = -1\n', "lesion.min_volume_ml = -1 is not a positive number"),
+    ('lesion = 3\n', "[lesion] must be a table"),
+]
+
+
+@pytest.mark.parametrize("command, toml, phrase", [("segment", *c) for c in _LESION_CONFIGS] + [
+    ("plan", *c) for c in _LESION_CONFIGS + [
+        ('[feasibility]\nmin_fixation_mm = "x"\n', "feasibility.min_fixation_mm = 'x' is not a positive"),
+        ('[stem]\nmax_length_mm = 1e400\n', "stem.max_length_mm = inf is not a positive number"),
+        ('[stem]\ncortex_hu = "abc"\n', "stem.cortex_hu = 'abc' is not a number"),
+        ('[printing]\nbuild_volume_mm = ["a"]\n', "printing.build_volume_mm = ['a'] is not 3 positive numbers"),
+        ('[plate]\nside = ["a", "b", "c"]\n', "a direction needs three numbers"),
+        ('[plate]\nside = [0, 0, 0]\n', "not all zero"),
+    ]])
+def test_bad_config_values_are_refused_plainly(small_series, tmp_path, run_cli, command, toml, phrase):
+    folder, _ = small_series
+    (tmp_path / "c.toml").write_text(toml)
+    code, _, err = run_cli(command, folder, "--out", tmp_path / "out", "--config", tmp_path / "c.toml")
+    assert code == 2 and phrase in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_output_folder_holding_an_input_is_not_replaced(small_series, tmp_path, run_cli):
+    """Re-planning an earlier result's own CT crop into that result's folder would delete it."""
+    folder, vol = small_series
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    (earlier / "manifest.json").write_text('{"tool": "implantgen"}')  # an earlier result
+    image = sitk.GetImageFromArray(vol.array)
+    sitk.WriteImage(image, str(earlier / "ct.nrrd"))
+    before = (earlier / "ct.nrrd").read_bytes()
+    for argv in (["plan", earlier / "ct.nrrd"], ["segment", earlier / "ct.nrrd"],
+                 ["plan", folder, "--lesion-mask", earlier / "ct.nrrd"]):
+        code, _, err = run_cli(*argv, "--out", earlier)
+        assert code == 2 and "holds the input" in err and len(err.strip().splitlines()) == 1, err
+        assert (earlier / "ct.nrrd").read_bytes() == before
+
+
+@pytest.mark.parametrize("argv, phrase", [
+    (["--bones", "nowhere.nrrd"], "bone label map nowhere.nrrd does not exist"),
+    (["--bone-names", "totalsegmentator"], "give that label map too"),
+    (["--bones", "LABELS", "--bone-names", "totalsegmentatr"], "label names file totalsegmentatr does not exist"),
+])
+@pytest.mark.parametrize("command", ["plan", "segment"])
+def test_bad_bone_options_are_refused_before_loading(small_series, tmp_path, run_cli, command, argv, phrase):
+    folder, vol = small_series
+    labels = tmp_path / "labels.nrrd"
+    sitk.WriteImage(sitk.GetImageFromArray((vol.array > 300).astype(np.uint8)), str(labels))
+    argv = [str(labels) if a == "LABELS" else a for a in argv]
+    code, _, err = run_cli(command, folder, "--out", tmp_path / "out", *argv)
+    assert code == 2 and phrase in err and len(err.strip().splitlines()) == 1, err
+    assert "load:" not in err  # refused before the CT was read
+    assert not (tmp_path / "out").exists()
+
+
+def test_phantom_over_an_earlier_phantom_is_refused_truthfully(tmp_path, run_cli):
+    """A phantom folder is implantgen's but no plan: it is kept, and the sentence does not
+    claim implantgen did not write it."""
+    args = ["--size", "32", "--pixel-mm", "4", "--slices", "20", "--slice-mm", "10", "--no-masks"]
+    assert run_cli("phantom", tmp_path / "case", *args)[0] == 0
+    code, _, err = run_cli("phantom", tmp_path / "case", *args)
+    assert code == 2 and "not an earlier implantgen plan or segmentation" in err
+    assert "not written by implantgen" not in err
+
+
+@pytest.mark.parametrize("out", [".", ".."])
+def test_current_folder_as_output_is_refused_before_any_work(small_series, tmp_path, run_cli, monkeypatch, out):
+    """--out . in an empty folder ran the whole plan, then failed to rename '.' (internal error),
+    leaving '..partial-*' and '..old-*' folders behind."""
+    folder, _ = small_series
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    code, _, err = run_cli("plan", folder, "--out", out)
+    assert code == 2 and "is the current folder or holds it" in err and len(err.strip().splitlines()) == 1
+    assert list(here.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["here", "series"]

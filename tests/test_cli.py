@@ -216,3 +216,23 @@ def test_quiet_and_debug(tmp_path, run_cli):
     # --debug: a bad input raises with its traceback instead of the one plain sentence.
     with pytest.raises(Exception, match="does not exist|no DICOM|not found"):
         run_cli("plan", tmp_path / "nowhere", "--out", tmp_path / "r4", "--debug")
+
+
+def test_terminated_plan_leaves_nothing_behind(tmp_path):
+    """SIGTERM (a scheduler's kill) mid-run: no output folder and no hidden partial one."""
+    import os
+    import signal
+    from pathlib import Path
+
+    sample = Path(__file__).resolve().parents[1] / "sample_dicom"
+    env = {**os.environ, "PYTHONPATH": str(sample.parent)}
+    proc = subprocess.Popen([sys.executable, "-m", "implantgen", "plan", str(sample), "--out",
+                             str(tmp_path / "out")], stderr=subprocess.PIPE, text=True, env=env)
+    for line in proc.stderr:  # the output folder is being written from the plan stage on
+        if "plan:" in line:
+            break
+    proc.send_signal(signal.SIGTERM)
+    rest = proc.stderr.read()
+    assert proc.wait(timeout=60) == 143
+    assert "interrupted; nothing was written" in rest and "Traceback" not in rest
+    assert list(tmp_path.iterdir()) == []

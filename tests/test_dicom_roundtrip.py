@@ -93,12 +93,16 @@ def _messy_export(tmp: Path, vol: Volume) -> Path:
     return export
 
 
-def test_messy_export_reads_the_largest_ct_series(tmp_path):
+def test_messy_export_reads_the_largest_ct_series(tmp_path, caplog):
     vol = femur_phantom(FemurSpec(**SMALL, tilt_deg=8.0, seed=5)).volume
     export = _messy_export(tmp_path, vol)
     assert (export / "DICOMDIR").is_file()
     _assert_same(load_ct(export), vol)
     listed = list_series(export)
+    # The user is told another CT series was left aside, and how to pick it.
+    said = " ".join(r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+    assert f"2 CT series in the folder: using {listed[0].series_key} (48 slices), not {listed[1].series_key} (5)" in said
+    assert "--series-uid" in said
     assert [s.size[2] for s in listed] == [48, 5]
     # --series-uid picks the other one, by the key shown or by the real UID.
     other = load_ct(export, series_uid=listed[1].series_key)

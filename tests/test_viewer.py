@@ -78,6 +78,12 @@ def test_screenshot_shows_the_implant(case, tmp_path, run_cli):
     assert orange.mean() > 0.5, "the implant's pixels are not its colour"
 
 
+def test_screenshot_that_cannot_be_written_is_refused_plainly(case, run_cli):
+    # /proc takes no new files, even from root
+    code, _, err = run_cli("view", case, "--screenshot", "/proc/implantgen-test.png")
+    assert code == 2 and "cannot be written" in err and len(err.strip().splitlines()) == 1, err
+
+
 def test_window_opens_is_captured_and_closes_under_xvfb(case):
     with xserver.xvfb() as display:
         env = {**os.environ, "DISPLAY": display}

@@ -9,6 +9,7 @@ A TOML file (``--config``) overrides any of them, section by section (see the RE
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 
 from ..errors import InputError
@@ -83,6 +84,14 @@ _SECTIONS = {"body": BodyParams, "stem": StemParams, "plate": PlateParams, "scre
 DESIGN_SECTIONS = tuple(_SECTIONS)
 
 
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _positive(value) -> bool:
+    return _finite(value) and value > 0
+
+
 def _section(name: str, cls, values: dict):
     if not isinstance(values, dict):
         raise InputError(f"The config's [{name}] must be a table of settings: see the README.")
@@ -98,8 +107,14 @@ def _section(name: str, cls, values: dict):
             value = tuple(value)
         if isinstance(default, bool) and not isinstance(value, bool):
             raise InputError(f"The config's {name}.{key} = {value!r} must be true or false.")
+        if isinstance(default, tuple) and all(isinstance(v, float) for v in default):  # build volume
+            if not (isinstance(value, tuple) and len(value) == len(default) and all(_positive(v) for v in value)):
+                raise InputError(f"The config's {name}.{key} = {list(value) if isinstance(value, tuple) else value!r} "
+                                 f"is not {len(default)} positive numbers: write it like {list(default)}.")
+        if default is None and value is not None and not _finite(value):  # e.g. stem.cortex_hu
+            raise InputError(f"The config's {name}.{key} = {value!r} is not a number: fix it.")
         if isinstance(default, (int, float)) and not isinstance(default, bool) and default is not None:
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value < math.inf:
                 raise InputError(f"The config's {name}.{key} = {value!r} is not a positive number: fix it.")
             value = type(default)(value) if isinstance(default, float) or float(value).is_integer() else value
         clean[key] = value
@@ -121,8 +136,10 @@ def _check(p: DesignParams) -> None:
     side = p.plate.side
     if isinstance(side, str) and side not in ("lateral", "medial", "anterior", "posterior"):
         raise InputError(f"plate.side = {side!r}: give lateral, medial, anterior, posterior or [x, y, z].")
-    if not isinstance(side, str) and len(side) != 3:
-        raise InputError(f"plate.side = {list(side)}: a direction needs three numbers [x, y, z] (LPS).")
+    if not isinstance(side, str) and (len(side) != 3 or not all(_finite(v) for v in side)
+                                      or not any(side)):
+        raise InputError(f"plate.side = {list(side)}: a direction needs three numbers [x, y, z] (LPS), "
+                         "not all zero.")
     s = p.screws
     if s.plate_hole_mm <= s.screw_mm:
         raise InputError(f"screws.plate_hole_mm ({s.plate_hole_mm}) must exceed screws.screw_mm "

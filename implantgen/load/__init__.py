@@ -79,6 +79,11 @@ def _choose(scan: FolderScan, folder: Path, series_uid: str | None) -> SeriesGro
             "Hounsfield units."
         )
     # The CT series with most slices (scan.series is sorted that way).
+    if len(ct) > 1:
+        others = ", ".join(f"{g.key} ({len(g.slices)})" for g in ct[1:])
+        log.warning("%d CT series in the folder: using %s (%d slices), not %s; pick one with "
+                    "--series-uid KEY ('implantgen inspect' lists them).", len(ct), ct[0].key,
+                    len(ct[0].slices), others)
     return ct[0]
 
 

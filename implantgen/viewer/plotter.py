@@ -153,6 +153,9 @@ def save_screenshot(folder, path) -> Path:
     plotter = case_plotter(folder, off_screen=True)
     try:
         plotter.screenshot(str(path))
+    except OSError as exc:
+        raise InputError(f"The screenshot {path} cannot be written ({exc.strerror}): pick a place you "
+                         "can write to.") from None
     finally:
         plotter.close()
     return path
