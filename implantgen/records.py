@@ -34,7 +34,6 @@ class SeriesSummary:
     orientation: str = "axial"  # "axial", "coronal", "sagittal" or "oblique"
     transfer_syntax: str | None = None
     n_files: int = 0
-    pixel_hash: str | None = None  # sha256 of the HU array and geometry, filled by the loader
     warnings: tuple[str, ...] = ()
 
     def as_dict(self) -> dict:
