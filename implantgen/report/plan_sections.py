@@ -55,7 +55,7 @@ def plan_section(plan: dict) -> str:
             ("lesion extent along the axis", (f"{ext[0]:.1f} to {ext[1]:.1f} mm from the axis point "
                                               f"({ext[1] - ext[0]:.1f} mm long)") if ext else na()),
             ("lesion median density", num(lesion.get("median_hu"), "HU", 0)),
-            ("lesion found by", esc(lesion.get("source", NOT))),
+            ("lesion source (detected, or a given mask)", esc(lesion.get("source", NOT))),
             ("cortical involvement (circumference)", num(None if involvement is None else 100 * involvement, "%")),
             ("margin requested", num(plan.get("margin_mm"), "mm")),
             ("resection length (between the planes on the axis)", num(plan.get("resection_length_mm"), "mm")),
