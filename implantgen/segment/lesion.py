@@ -489,7 +489,8 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     normal_hu = float(np.median(hu[marrow])) if marrow.sum() > 20 else host_hu
     cortex = sol & (hs > bhi)
     cortex_hu = float(np.median(hu[cortex])) if cortex.sum() > 20 else 1200.0
-    if _holds_islands(chosen, dense, spacing_kji):
+    islands = _holds_islands(chosen, dense, spacing_kji)
+    if islands:
         # Their blur lifts many of its voxels, more than a voxel from them on coarse grids
         # (median 50 HU for lytic tissue of 40, the muscle's level: no extension was found,
         # or it leaked into the muscle): its level is where its values crowd.
@@ -499,7 +500,15 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     neighbours = [(normal_hu, marrow if marrow.sum() > 20 else None),
                   (cortex_hu, cortex if cortex.sum() > 20 else None)]
     mid_lo, mid_hi = (lesion_hu + normal_hu) / 2, (lesion_hu + cortex_hu) / 2
-    mixture = _between(lo_nb, hi_nb, mid_lo, mid_hi)
+    if islands:
+        # Dense bone at a mixed lesion's edge is mostly its islands, not the cortex: a lytic
+        # voxel between marrow and an island is lesion, not a marrow-cortex mixture (tip voxels
+        # beside islands were left out: Dice +0.001-0.009 on 36 mixed cases, none lower).
+        own = _dilated(dense & _dilated(chosen.mask, 1), 1) & ~cortex
+        mixture = _between(lo_nb, box_extreme(np.where(own, np.float32(lesion_hu), hs), in_plane,
+                                              np.maximum), mid_lo, mid_hi)
+    else:
+        mixture = _between(lo_nb, hi_nb, mid_lo, mid_hi)
     if chosen.type == "blastic":
         # A blastic lesion grows in the canal against the endosteum and is narrow: most of its
         # voxels have marrow a voxel away and cortex two, and the guard against marrow-cortex
