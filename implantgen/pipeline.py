@@ -33,7 +33,7 @@ from .parallel import Background, WorkerDied
 from .plan import ResectionPlan, make_plan
 from .plan.risk import PAIN_SCORES
 from .progress import StageProgress, stage_progress
-from .records import BoneSegmentation, SeriesSummary, Volume
+from .records import BONE_LABEL, LESION_LABEL, OTHER_BONE_LABEL, BoneSegmentation, SeriesSummary, Volume
 from .segment import segment_bones
 from .segment.external import bones_from_label_map
 from .segment.target import Target, find_target
@@ -136,13 +136,25 @@ def _check_seed_inside(volume: Volume, seed) -> None:
         )
 
 
+def _lesion_voxels(labels: np.ndarray, path) -> np.ndarray:
+    """A lesion mask's lesion: its nonzero voxels; but from a label map in segmentation.nrrd's
+    labels (bone, lesion and other bone, e.g. an earlier plan's, its lesion edited in 3D Slicer)
+    the lesion's label alone: all of it made the whole bone the lesion."""
+    present = set(np.unique(labels).tolist()) - {0}
+    if LESION_LABEL in present and len(present) > 1 and present <= {BONE_LABEL, LESION_LABEL, OTHER_BONE_LABEL}:
+        log.info("lesion mask %s: segmentation.nrrd's labels, its label %d taken as the lesion",
+                 Path(path).name, LESION_LABEL)
+        return labels == LESION_LABEL
+    return labels > 0
+
+
 def _load(series, series_uid, seed, lesion_mask):
     volume = load_ct(series, series_uid=series_uid)
     if seed is not None:
         _check_seed_inside(volume, seed)
     mask = None
     if lesion_mask is not None:
-        mask = load_label_map(lesion_mask, volume) > 0
+        mask = _lesion_voxels(load_label_map(lesion_mask, volume), lesion_mask)
         if not mask.any():
             raise InputError(f"The lesion mask {lesion_mask} is empty on this CT: give a mask with the lesion in it.")
     return volume, mask

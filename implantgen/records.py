@@ -13,6 +13,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+# segmentation.nrrd's labels (the contract): background 0, then these
+BONE_LABEL, LESION_LABEL, OTHER_BONE_LABEL = 1, 2, 3
+
+
 @dataclass(frozen=True)
 class SeriesSummary:
     """What a volume is, without anything that identifies the patient.

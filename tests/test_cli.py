@@ -150,6 +150,16 @@ def test_lesion_mask_from_elsewhere_replaces_detection(tmp_path, run_cli):
     got = np.array(plan["lesion"]["extent_along_axis_mm"]) + (
         (np.array(plan["bone"]["axis"]["point"]) - truth["bone"]["axis"]["point"]) @ np.array(truth["bone"]["axis"]["direction"]))
     assert np.abs(got - truth["lesion"]["extent_along_axis_mm"]).max() < 1.5
+    # An earlier plan's segmentation.nrrd (bone 1, lesion 2, other bone 3; say its lesion was
+    # edited in 3D Slicer) given back: its lesion label is the lesion, not every label (which
+    # made the whole bone the lesion and the plan was refused).
+    code, _, err = run_cli("plan", tmp_path / "case", "--out", tmp_path / "again", "--lesion-mask",
+                           tmp_path / "r" / "segmentation.nrrd")
+    assert code == 0, err
+    again = json.loads((tmp_path / "again" / "plan.json").read_text())
+    assert again["lesion"]["source"] == "given mask"
+    assert np.abs(np.array(again["lesion"]["extent_along_axis_mm"])
+                  - plan["lesion"]["extent_along_axis_mm"]).max() < 0.5
 
 
 def test_lesion_mask_as_dicom_seg(tmp_path, run_cli):

@@ -10,10 +10,9 @@ from scipy import ndimage
 
 from ..geometry import bbox
 from ..mesh import keep_between_planes, mask_surface, mesh_report, write_stl
-from ..records import Volume
+from ..records import BONE_LABEL, LESION_LABEL, OTHER_BONE_LABEL, Volume
 
 # segmentation.nrrd labels (contract)
-BONE, LESION, OTHER_BONE = 1, 2, 3
 _VOLUME_TOLERANCE = 0.03  # a surface must enclose its mask's volume within 3%
 
 
@@ -53,8 +52,8 @@ def segmentation_labels(bone_labels: np.ndarray, target_solid: np.ndarray, lesio
     # One new array, changed in place, and copyto(where=) only in the masks' boxes: boolean-index
     # assignment is a few times slower on 100M voxels, and each pass over them costs ~0.05 s.
     out = np.greater(bone_labels, 0).view(np.uint8)
-    out *= np.uint8(OTHER_BONE)
-    for mask, label in ((target_solid, BONE), (lesion, LESION)):
+    out *= np.uint8(OTHER_BONE_LABEL)
+    for mask, label in ((target_solid, BONE_LABEL), (lesion, LESION_LABEL)):
         roi = bbox(mask)
         if roi is not None:
             np.copyto(out[roi], label, where=mask[roi])
