@@ -256,9 +256,13 @@ def plan_case(series, out, *, margin_mm: float = 20.0, series_uid: str | None = 
                                     volume=volume, bones=bones, target=target, resection=resection,
                                     design=design)
                 pictures = stages.run("export", _export_plan, result, tmp, params, strict, case_files, images)
+                failed = sum(1 for w in result.warnings if w.startswith("Printability: "))
+                log.info("export: surfaces, implant and plate (STL, 3MF), plan.json; printability %s (%.1f s)",
+                         f"{failed} check(s) failed" if failed else "passed", stages.seconds["export"])
             with pictures:
                 stages.run("report", _report_and_manifest, result, tmp, parameters, input_hash, images,
                            pictures)
+            log.info("report: report.html and manifest.json (%.1f s)", stages.seconds["report"])
         result.plan = _as_written(result.out_dir / "plan.json")
     for w in result.warnings:
         log.warning(w)

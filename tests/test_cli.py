@@ -217,12 +217,16 @@ def test_progress_names_each_stage_and_the_api_returns_records(tmp_path, capfd):
 
 
 def test_quiet_and_debug(tmp_path, run_cli):
+    from implantgen.pipeline import PLAN_STAGES
+
     run_cli("phantom", tmp_path / "case", *PLAN_ARGS)
     # --quiet: nothing at all on success; plain runs say what each stage did.
     code, out, err = run_cli("plan", tmp_path / "case", "--out", tmp_path / "r2", "--quiet")
     assert code == 0 and err == "" and out == ""
     code, _, err = run_cli("plan", tmp_path / "case", "--out", tmp_path / "r3")
-    assert code == 0 and "design:" in err and "\r" not in err  # no bar when not on a terminal
+    assert code == 0 and "\r" not in err  # no bar when not on a terminal
+    for stage in PLAN_STAGES:  # a line for each stage (target's shares segment's)
+        assert stage == "target" or f"implantgen: {stage}:" in err, stage
     # --debug: a bad input raises with its traceback instead of the one plain sentence.
     with pytest.raises(Exception, match="does not exist|no DICOM|not found"):
         run_cli("plan", tmp_path / "nowhere", "--out", tmp_path / "r4", "--debug")
