@@ -84,22 +84,29 @@ _SECTIONS = {"body": BodyParams, "stem": StemParams, "plate": PlateParams, "scre
 DESIGN_SECTIONS = tuple(_SECTIONS)
 
 
-def _finite(value) -> bool:
+def finite(value) -> bool:
+    """A config value that is a finite number (TOML's true/false and inf are not)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _positive(value) -> bool:
-    return _finite(value) and value > 0
+    return finite(value) and value > 0
 
 
-def _section(name: str, cls, values: dict):
+def check_table(name: str, cls, values) -> None:
+    """The config's section ``name`` is a table whose keys are ``cls``'s fields (every section,
+    design or not: implantgen.config uses it too)."""
     if not isinstance(values, dict):
         raise InputError(f"The config's [{name}] must be a table of settings: see the README.")
-    known = {f.name: f for f in fields(cls)}
+    known = [f.name for f in fields(cls)]
     unknown = sorted(set(values) - set(known))
     if unknown:
         raise InputError(f"The config's [{name}] has unknown setting(s) {', '.join(unknown)}: "
                          f"known are {', '.join(known)}.")
+
+
+def _section(name: str, cls, values: dict):
+    check_table(name, cls, values)
     clean = {}
     for key, value in values.items():
         default = getattr(cls(), key)
@@ -111,10 +118,10 @@ def _section(name: str, cls, values: dict):
             if not (isinstance(value, tuple) and len(value) == len(default) and all(_positive(v) for v in value)):
                 raise InputError(f"The config's {name}.{key} = {list(value) if isinstance(value, tuple) else value!r} "
                                  f"is not {len(default)} positive numbers: write it like {list(default)}.")
-        if default is None and value is not None and not _finite(value):  # e.g. stem.cortex_hu
+        if default is None and value is not None and not finite(value):  # e.g. stem.cortex_hu
             raise InputError(f"The config's {name}.{key} = {value!r} is not a number: fix it.")
         if isinstance(default, (int, float)) and not isinstance(default, bool) and default is not None:
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value < math.inf:
+            if not _positive(value):
                 raise InputError(f"The config's {name}.{key} = {value!r} is not a positive number: fix it.")
             value = type(default)(value) if isinstance(default, float) or float(value).is_integer() else value
         clean[key] = value
@@ -136,7 +143,7 @@ def _check(p: DesignParams) -> None:
     side = p.plate.side
     if isinstance(side, str) and side not in ("lateral", "medial", "anterior", "posterior"):
         raise InputError(f"plate.side = {side!r}: give lateral, medial, anterior, posterior or [x, y, z].")
-    if not isinstance(side, str) and (len(side) != 3 or not all(_finite(v) for v in side)
+    if not isinstance(side, str) and (len(side) != 3 or not all(finite(v) for v in side)
                                       or not any(side)):
         raise InputError(f"plate.side = {list(side)}: a direction needs three numbers [x, y, z] (LPS), "
                          "not all zero.")

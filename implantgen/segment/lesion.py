@@ -493,7 +493,7 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     if islands:
         # Their blur lifts many of its voxels, more than a voxel from them on coarse grids
         # (median 50 HU for lytic tissue of 40, the muscle's level: no extension was found,
-        # or it leaked into the muscle): its level is where its values crowd.
+        # or it leaked into the muscle): its level is read clear of them.
         lesion_hu = _island_clear_level(chosen.mask, hu)
     else:
         lesion_hu = float(np.median(hu[_clear_of_islands(chosen, dense)]))
