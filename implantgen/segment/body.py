@@ -16,6 +16,7 @@ from scipy import ndimage
 from .components import PLANE8, label
 from ..geometry import bbox
 from .filters import dilate_cross, erode_cross
+from .slices import per_slice
 
 AIR_HU = -400.0  # between air (-1000) and fat (-100): lungs and bowel gas are filled afterwards
 OPEN_MM = 4.0  # cuts the table, blankets and cables off the body
@@ -50,6 +51,7 @@ def by_disk(mask: np.ndarray, radius: int, grow: bool) -> np.ndarray:
     return out if r else mask.copy()
 
 
+@per_slice()
 def fill_holes_2d(mask: np.ndarray) -> np.ndarray:
     """Hole filling slice by slice (k): background not connected to its slice's border.
 
@@ -75,6 +77,7 @@ def fill_holes_2d(mask: np.ndarray) -> np.ndarray:
     return ~outside[background] | mask
 
 
+@per_slice()
 def wide_patches(mask: np.ndarray, spacing, min_mm2: float) -> np.ndarray:
     """The in-plane (8-connected) pieces of ``mask`` of at least ``min_mm2``."""
     labels, n = label(mask, structure=PLANE8)
@@ -97,6 +100,7 @@ def _span(rows: np.ndarray):
     return first, last, span
 
 
+@per_slice()
 def close_2d(mask: np.ndarray, radius: int) -> np.ndarray:
     """In-plane closing by an octagon of about ``radius`` pixels (alternating cross and square
     steps: far faster than one large disk), without losing what touches the array's edge."""
@@ -111,6 +115,7 @@ def close_2d(mask: np.ndarray, radius: int) -> np.ndarray:
     return out[:, r:-r, r:-r] | mask
 
 
+@per_slice()
 def step_2d(mask: np.ndarray, square: bool, grow: bool) -> np.ndarray:
     """One in-plane dilation (``grow``) or erosion by the 3x3 cross or square, as shifted ORs or
     ANDs of the array: the same pixels as ndimage's binary operators (erosion with the outside

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .slices import per_slice
+
 DIRECTIONS = ((0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1), (-1, 0), (-1, 1))  # (dj, di)
 
 
@@ -41,6 +43,7 @@ def ray_hits(mask: np.ndarray, dj: int, di: int, steps: int) -> np.ndarray:
     return hit
 
 
+@per_slice()
 def enclosure(mask: np.ndarray, spacing, reach_mm: float) -> np.ndarray:
     """uint8 (k, j, i): in how many of 8 in-plane directions ``mask`` lies within ``reach_mm``.
 

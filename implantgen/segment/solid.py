@@ -33,6 +33,7 @@ from .disc import disc_edge
 from .enclosure import enclosure
 from .filters import box_extreme, erode_cross
 from .lytic import lytic_holes
+from .slices import per_slice
 from .vessel import ENHANCED_HU, LUMEN_MM2, SEARCH_MM, lumen_to_wall, smooth_lumen, vessel_wall
 
 # Soft tissue's own level, from the scan: the 75th percentile of body voxels in this range.
@@ -93,6 +94,7 @@ def _percentile75(sample: np.ndarray, lo: int, hi: int) -> float:
     return float(a + (b - a) * (position - below))
 
 
+@per_slice()
 def smooth(hu: np.ndarray, spacing, sigma_mm: float) -> np.ndarray:
     """float32 HU with an in-plane Gaussian of ``sigma_mm`` (skipped where below ~1/3 pixel)."""
     out = hu.astype(np.float32)
@@ -135,7 +137,7 @@ def trabecular_interior(g: np.ndarray, cortex: np.ndarray, body: np.ndarray, spa
     # Hysteresis, in the same slice: less walled-in voxels next to walled-in ones are interior
     # too (a wide gap in a blurred cortex), if textured like trabecular bone.
     loose = dense & (walled >= LOOSE_ENCLOSED) & (local_sd(gb, spacing, TEXTURE_MM)[inner] >= TEXTURE_SD)
-    interior = reconstruct(seeds, loose | seeds, PLANE4)
+    interior = _reconstruct_in_plane(seeds, loose | seeds)
     # Where the interior ends along k against soft tissue (a disc), the partial-volume slice
     # is bone only if more than half-way from the disc to the bone beyond it (disc.py).
     core = (wide > FAT_MARROW_HU) & ~interior & body[box] & ~cortex[box]
@@ -152,6 +154,11 @@ def reconstruct(seeds: np.ndarray, mask: np.ndarray, structure: np.ndarray) -> n
     hit[labels[seeds]] = True
     hit[0] = False
     return hit[labels]
+
+
+@per_slice(arrays=2)
+def _reconstruct_in_plane(seeds: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    return reconstruct(seeds, mask, PLANE4)
 
 
 def _grown(box, shape, spacing) -> tuple[slice, slice, slice]:
@@ -191,6 +198,7 @@ def without_specks(cortex: np.ndarray, spacing) -> np.ndarray:
     return out
 
 
+@per_slice()
 def local_sd(g: np.ndarray, spacing, size_mm: float) -> np.ndarray:
     """In-plane standard deviation over a square of about ``size_mm``."""
     n = _texture_size(spacing, size_mm)
