@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from .design.params import check_table, finite
 from .errors import InputError
-from .plan import FeasibilityLimits
-from .segment.lesion import LesionCriteria
+from .records import FeasibilityLimits, LesionCriteria
 
 
 def _value(name: str, key: str, value, default):

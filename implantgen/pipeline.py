@@ -14,7 +14,7 @@ import importlib
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,25 +29,27 @@ from .export.manifest import add_outputs
 from .export.plan_json import as_written, design_blocks, plan_dict
 from .load import load_ct, load_label_map
 from .outdir import atomic_output_dir, check_output_dir
-from .parallel import Background, WorkerDied
-from .plan import ResectionPlan, make_plan
-from .plan.risk import PAIN_SCORES
+from .parallel import Background, Inbox, WorkerDied, shared_memory
 from .progress import StageProgress, stage_progress
-from .records import BONE_LABEL, LESION_LABEL, OTHER_BONE_LABEL, BoneSegmentation, SeriesSummary, Volume
-from .segment import segment_bones
-from .segment.external import bones_from_label_map
-from .segment.target import Target, find_target
+from .records import (BONE_LABEL, LESION_LABEL, OTHER_BONE_LABEL, PAIN_SCORES, BoneSegmentation, SeriesSummary,
+                      Volume)
 
 if TYPE_CHECKING:
     from .design import Design
+    from .plan import ResectionPlan
     from .report.write import Pictures
+    from .segment.target import Target
 
-# The stages after the plan need trimesh, manifold3d, VTK and pyvista: about a second of imports
-# (and half a second more in the report's drawing worker).  plan_case imports them while a forked
-# child segments the CT and plans; only the functions that use them name them.
-LATER_MODULES = ("implantgen.design.implant", "implantgen.export.case_files", "implantgen.export.design_files",
-                 "implantgen.report.write", "implantgen.report.views", "pyvista", "vtkmodules.vtkRenderingOpenGL2",
-                 "vtkmodules.vtkRenderingCore", "vtkmodules.vtkFiltersCore", "vtkmodules.vtkCommonColor")
+# The segmentation and the plan need scipy, scikit-image and cc3d (half a second of imports), the
+# stages after them trimesh, manifold3d, VTK and pyvista (about a second more, and half a second
+# in the report's drawing worker).  plan_case forks the child that segments and plans before it
+# reads the CT: the child imports its libraries while this process reads, and this process
+# imports the later ones (and the child's, to take its results) while the child works.  Only the
+# functions that use a stage's module name it.
+LATER_MODULES = ("implantgen.segment.target", "implantgen.plan", "implantgen.design.implant",
+                 "implantgen.export.case_files", "implantgen.export.design_files", "implantgen.report.write",
+                 "implantgen.report.views", "pyvista", "vtkmodules.vtkRenderingOpenGL2", "vtkmodules.vtkRenderingCore",
+                 "vtkmodules.vtkFiltersCore", "vtkmodules.vtkCommonColor")
 
 log = logging.getLogger("implantgen")
 
@@ -148,8 +150,12 @@ def _lesion_voxels(labels: np.ndarray, path) -> np.ndarray:
     return labels > 0
 
 
-def _load(series, series_uid, seed, lesion_mask):
-    volume = load_ct(series, series_uid=series_uid)
+def _load(series, series_uid, seed, lesion_mask, shared=None):
+    """(volume, lesion mask or None); with ``shared`` (parallel.SharedMemory), the CT's array is
+    read into it."""
+    volume = load_ct(series, series_uid=series_uid, allocate=np.empty if shared is None else shared.empty)
+    if shared is not None:  # a volume file, or a series resampled or with slices skipped
+        volume = replace(volume, array=shared.holding(volume.array))
     if seed is not None:
         _check_seed_inside(volume, seed)
     mask = None
@@ -181,14 +187,26 @@ def _check_bones_options(bones_file, bone_names) -> None:
 
 def _bones(volume: Volume, bones_file, bone_names) -> BoneSegmentation:
     if bones_file is None:
+        from .segment import segment_bones
+
         return segment_bones(volume)
+    from .segment.external import bones_from_label_map
+
     return bones_from_label_map(bones_file, volume, bone_names)
 
 
-def _segment_and_plan(volume, mask, bones_file, bone_names, seed, criteria, margin_mm, pain, limits,
+def _segment_and_plan(loaded: Inbox, bones_file, bone_names, seed, criteria, margin_mm, pain, limits,
                       progress: StageProgress | bool = False):
-    """(bones, target, resection plan, seconds per stage): the stages from the CT to the plan.
-    Run in a forked child, it draws the parent's progress display: the parent is busy importing."""
+    """(bones, target, resection plan, seconds per stage): the stages from the CT to the plan,
+    once ``loaded`` holds (volume, lesion mask).  Run in a forked child, it imports its libraries
+    while the parent reads the CT, and draws the parent's progress display."""
+    from .plan import make_plan
+    from .segment import segment_bones  # noqa: F401 - imported before the CT arrives
+    from .segment.target import find_target
+
+    volume, mask = loaded.get()
+    if isinstance(progress, StageProgress):  # the parent read the CT after this copy was made
+        progress.caught_up(["load"])
     with _Stages(("segment", "target", "plan"), progress) as stages:
         bones = stages.run("segment", _bones, volume, bones_file, bone_names)
         target = stages.run("target", find_target, volume, bones, lesion_mask=mask, seed=seed, criteria=criteria)
@@ -217,15 +235,18 @@ def plan_case(series, out, *, margin_mm: float = 20.0, series_uid: str | None = 
                   "lesion_criteria": criteria.__dict__, "feasibility_limits": limits.__dict__,
                   "design": params.as_dict(), "strict": strict, "config": config or {}}
     with _one_blas_thread(), _Stages(PLAN_STAGES, progress) as stages:
-        volume, mask = stages.run("load", _load, series, series_uid, seed, lesion_mask)
-        s = volume.summary
-        log.info("load: %s CT %dx%dx%d, spacing %.3g x %.3g x %.3g mm (%.1f s)", s.orientation, *s.size,
-                 *s.spacing, stages.seconds["load"])
-        # Segmenting, the lesion and the plan run in a forked child (implantgen.parallel): this
-        # process meanwhile imports the later stages' libraries and hashes the input, work that
-        # would otherwise wait its turn on one core.
-        with Background(_segment_and_plan, volume, mask, bones_file, bone_names, seed, criteria, margin_mm,
-                        pain, limits, stages.progress) as head:
+        # Segmenting, the lesion and the plan run in a child forked before the CT is read
+        # (implantgen.parallel), which imports its libraries meanwhile and gets the CT through
+        # shared memory; this process then imports the later stages' libraries and hashes the
+        # input, work that would otherwise wait its turn on one core.
+        loaded = Inbox(shared_memory())
+        with loaded, Background(_segment_and_plan, loaded, bones_file, bone_names, seed, criteria, margin_mm,
+                                pain, limits, stages.progress) as head:
+            volume, mask = stages.run("load", _load, series, series_uid, seed, lesion_mask, loaded.shared)
+            loaded.put((volume, mask))
+            s = volume.summary
+            log.info("load: %s CT %dx%dx%d, spacing %.3g x %.3g x %.3g mm (%.1f s)", s.orientation, *s.size,
+                     *s.spacing, stages.seconds["load"])
             for name in LATER_MODULES:
                 importlib.import_module(name)
             input_hash = pixel_hash(volume)
@@ -382,6 +403,8 @@ def segment_case(series, out, *, series_uid: str | None = None, lesion_seed=None
         volume, _ = stages.run("load", _load, series, series_uid, seed, None)
         bones = stages.run("segment", _bones, volume, bones_file, bone_names)
         warnings = list(volume.warnings) + list(bones.warnings)
+        from .segment.target import find_target
+
         try:
             target = stages.run("target", find_target, volume, bones, seed=seed, criteria=criteria)
         except PlanNotFeasible as exc:

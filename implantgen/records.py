@@ -134,3 +134,33 @@ class BoneSegmentation:
     @property
     def has_metal(self) -> bool:
         return self.metal is not None and bool(self.metal.any())
+
+
+# The user's parameters that stages read (config.py checks them, before any work):
+@dataclass(frozen=True)
+class LesionCriteria:
+    """What the lesion search looks for (the config's [lesion])."""
+
+    lytic_hu: tuple[float, float] = (0.0, 150.0)
+    blastic_hu: tuple[float, float] = (450.0, 1300.0)
+    min_volume_ml: float = 1.0  # ~ a 12 mm ball: smaller is no case for a segmental resection
+    blastic_depth_mm: float = 3.0  # dense bone nearer the surface than this is cortex
+    mixed_fraction: float = 0.2  # a lesion is mixed when each kind holds at least this share
+    extension_mm: float = 15.0  # how far outside the bone a soft-tissue extension is sought
+
+    def describe(self) -> str:
+        return (f"lytic regions of {self.lytic_hu[0]:g} to {self.lytic_hu[1]:g} HU and blastic "
+                f"regions of {self.blastic_hu[0]:g} to {self.blastic_hu[1]:g} HU inside the bone, "
+                f"at least {self.min_volume_ml:g} ml")
+
+
+@dataclass(frozen=True)
+class FeasibilityLimits:
+    """When a plan is refused or warned about (the config's [feasibility])."""
+
+    min_fixation_mm: float = 60.0  # bone left beyond a cut for a stem (domain: 60-100 mm stems)
+    joint_clearance_mm: float = 10.0  # a cut this close to a bone's end reaches the joint
+    most_of_bone: float = 0.5  # a resection longer than this share of the bone is flagged
+
+
+PAIN_SCORES = {"mild": 1, "moderate": 2, "functional": 3}  # Mirels' pain item (--pain)

@@ -49,9 +49,10 @@ def test_plan_is_atomic_deterministic_and_replaces_its_own_result(tmp_path, run_
     run_cli("phantom", tmp_path / "case", *PLAN_ARGS)
     out1, out2 = tmp_path / "r1", tmp_path / "r2"
     assert run_cli("plan", tmp_path / "case", "--out", out1)[0] == 0
-    # the second run does all its work in one process (no fork): the same bytes either way
+    # the second run does all its work in one process (no fork) on one thread: the same bytes
     with monkeypatch.context() as m:
         m.setenv("IMPLANTGEN_FORK", "0")
+        m.setenv("IMPLANTGEN_THREADS", "1")
         assert run_cli("plan", tmp_path / "case", "--out", out2, "--quiet")[0] == 0
     files = ("plan.json", "manifest.json", "segmentation.nrrd", "bone.stl", "lesion.stl", "resected_segment.stl",
              "implant.stl", "plate.stl", "implant.3mf")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from implantgen.errors import PlanNotFeasible
-from implantgen.parallel import Background, WorkerDied, can_fork
+from implantgen.parallel import Background, Inbox, SharedMemory, WorkerDied, can_fork, shared_memory
 
 pytestmark = pytest.mark.skipif(not can_fork(), reason="fork is used on Linux only")
 
@@ -68,6 +68,63 @@ def test_without_fork_the_work_is_done_here(monkeypatch):
         assert job.result() == (3.0, os.getpid())
     with Background(_refuse) as job, pytest.raises(PlanNotFeasible):
         job.result()
+    # done when its result is asked for: a value put in its inbox after it was made is there
+    inbox = Inbox(shared_memory())
+    assert inbox.shared is None
+    with inbox, Background(_from_inbox, inbox) as job:
+        inbox.put({"ct": np.arange(6).reshape(1, 2, 3)})
+        total, shared, pid = job.result()
+    assert (total, shared, pid) == (15, False, os.getpid())
+
+
+def _from_inbox(inbox):
+    value = inbox.get()
+    ct = value["ct"]
+    shared = inbox.shared is not None and inbox.shared.offset(ct) is not None
+    if shared:
+        assert not ct.flags.writeable  # the parent's memory: the child must not write to it
+    return int(ct.sum()), shared, os.getpid()
+
+
+def test_an_array_put_in_shared_memory_after_the_fork_reaches_the_child_in_place():
+    shared = SharedMemory(64 << 20)
+    with Inbox(shared) as inbox, Background(_from_inbox, inbox) as job:
+        ct = shared.empty((40, 256, 256), np.int16)  # made after the fork, as the CT is read
+        ct[...] = np.arange(ct.size, dtype=np.int64).reshape(ct.shape) % 3000
+        inbox.put({"ct": ct})
+        total, in_place, pid = job.result()
+    assert total == int(ct.sum()) and in_place and pid != os.getpid()
+
+
+def test_an_array_outside_shared_memory_is_sent_whole():
+    with Inbox(SharedMemory(1 << 20)) as inbox, Background(_from_inbox, inbox) as job:
+        ct = np.arange(2 * 600 * 600, dtype=np.int32).reshape(2, 600, 600)  # 2.9 MB: over the 1 MB
+        inbox.put({"ct": ct})
+        total, in_place, _ = job.result()
+    assert total == int(ct.sum()) and not in_place
+
+
+def test_shared_memory_places_arrays_apart_and_copies_in_what_is_elsewhere():
+    shared = SharedMemory(1 << 20)
+    a, b = shared.empty((3, 5, 7), np.float32), shared.empty((10,), np.int16)
+    assert shared.offset(a) == 0 and shared.offset(b) == 448  # 105 floats, rounded up to 64 bytes
+    a[...], b[...] = 1.5, 7
+    assert a.sum() == 157.5 and b.sum() == 70  # not overlapping
+    outside = np.ones((4, 4), np.uint8)
+    held = shared.holding(outside)
+    assert shared.offset(outside) is None and shared.offset(held) is not None and np.array_equal(held, outside)
+    assert shared.holding(held) is held
+    full = shared.empty((2, 1 << 20), np.uint8)  # no room left: a private array
+    assert shared.offset(full) is None and full.shape == (2, 1 << 20)
+
+
+def test_a_child_waiting_for_its_input_ends_with_its_parents_error():
+    inbox = Inbox()
+    job = Background(_from_inbox, inbox)
+    child = job._proc
+    with inbox, job:
+        pass  # the parent failed reading the CT: the child, still waiting, is ended
+    assert not child.is_alive()
 
 
 def _masks():

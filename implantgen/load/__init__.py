@@ -87,13 +87,15 @@ def _choose(scan: FolderScan, folder: Path, series_uid: str | None) -> SeriesGro
     return ct[0]
 
 
-def load_ct(path, series_uid: str | None = None) -> Volume:
+def load_ct(path, series_uid: str | None = None, *, allocate=np.empty) -> Volume:
     """Read a CT as a Volume in Hounsfield units with its full LPS geometry.
 
     ``path`` is a folder holding DICOM files (any names, nested, other series beside), or one
     volume file (.nii, .nii.gz, .nrrd, .mha).  ``series_uid`` picks a series of a folder by its
     SeriesInstanceUID or by the key that `list_series` shows; by default, the CT series with
-    most slices.  Raises InputError with a plain sentence for anything unusable.
+    most slices.  Raises InputError with a plain sentence for anything unusable.  ``allocate``
+    (shape, dtype) makes the array a DICOM series is read into (the pipeline's: in memory its
+    forked child shares).
     """
     p = _existing(path)
     if p.is_file():
@@ -104,7 +106,7 @@ def load_ct(path, series_uid: str | None = None) -> Volume:
             )
         return read_volume_file(p)
     scan = _scan(p)
-    return read_series(_choose(scan, p, series_uid), str(p))
+    return read_series(_choose(scan, p, series_uid), str(p), allocate)
 
 
 def list_series(path) -> list[SeriesSummary]:

@@ -185,12 +185,12 @@ def _read_all_in_place(ordered, rescales, out, where) -> dict[int, bool | InputE
         return dict(zip(jobs, pool.map(_read_in_place, jobs.values())))
 
 
-def _decode_all(ordered: list[SliceHeader], rows: int, cols: int, where: str):
+def _decode_all(ordered: list[SliceHeader], rows: int, cols: int, where: str, allocate=np.empty):
     """Decode every slice into one HU array; returns (array, kept_indices, skipped_reasons)."""
     rescales = [_rescale(s.ds) for s in ordered]
     integral = all(m.is_integer() and b.is_integer() for m, b in rescales)
     dtype = np.int16 if integral else np.float32
-    out = np.empty((len(ordered), rows, cols), dtype=dtype)
+    out = allocate((len(ordered), rows, cols), dtype)
     done = _read_all_in_place(ordered, rescales, out, where) if integral else {}
     kept, skipped = [], []
     for idx, (s, (slope, intercept)) in enumerate(zip(ordered, rescales)):
@@ -301,8 +301,9 @@ def _dedupe(slices: list[SliceHeader]) -> tuple[list[SliceHeader], int]:
     return out, len(slices) - len(out)
 
 
-def read_series(group: SeriesGroup, where: str) -> Volume:
-    """Decode and check one series; ``where`` names the folder in messages."""
+def read_series(group: SeriesGroup, where: str, allocate=np.empty) -> Volume:
+    """Decode and check one series; ``where`` names the folder in messages; ``allocate``
+    (shape, dtype) makes the array the slices are read into."""
     if not group.slices:
         raise InputError(
             f"The series {group.key} in {where} holds only localizer (scout) images: choose the "
@@ -324,7 +325,7 @@ def read_series(group: SeriesGroup, where: str) -> Volume:
     order = np.argsort([_vec(s.ds, "ImagePositionPatient", 3, where) @ normal for s in slices], kind="stable")
     ordered = [slices[i] for i in order]
 
-    hu, kept, skipped = _decode_all(ordered, rows, cols, where)
+    hu, kept, skipped = _decode_all(ordered, rows, cols, where, allocate)
     if not kept:
         reasons = sorted({r for _, r in skipped})
         raise InputError(

@@ -9,7 +9,6 @@ stays where it was in patient coordinates, only the voxel grid changes.
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
 
 def resample_sheared_stack(hu: np.ndarray, positions: np.ndarray, axes: np.ndarray,
@@ -20,6 +19,8 @@ def resample_sheared_stack(hu: np.ndarray, positions: np.ndarray, axes: np.ndarr
     3x3 matrix whose columns are the row, column and normal directions, ``spacing`` (i, j, k).
     Output voxel (k, j, i) is at positions[0] + axes @ (spacing * (i, j, k)).
     """
+    from scipy import ndimage  # here: loading an untilted series needs no scipy (a third of a second)
+
     out = np.empty(hu.shape, dtype=np.float32 if hu.dtype.kind == "f" else hu.dtype)
     fill = float(hu.min())
     rel = positions - positions[0]

@@ -10,15 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..records import FeasibilityLimits
 from ..segment.axis import BoneAxis
 from .osteotomy import Osteotomy
-
-
-@dataclass(frozen=True)
-class FeasibilityLimits:
-    min_fixation_mm: float = 60.0  # bone left beyond a cut for a stem (domain: 60-100 mm stems)
-    joint_clearance_mm: float = 10.0  # a cut this close to a bone's end reaches the joint
-    most_of_bone: float = 0.5  # a resection longer than this share of the bone is flagged
 
 
 @dataclass
@@ -51,11 +45,13 @@ def check_feasibility(axis: BoneAxis, cuts: list[Osteotomy], margin_mm: float, b
         cut_by_scan = axis.cut_by_scan[0 if cut.side == "low" else 1]
         out.bone_left_mm[cut.side] = round(left, 2)
         if left <= 0:
-            where = "the scanned part of the bone" if cut_by_scan else "the bone's end"
+            if cut_by_scan:
+                why = "the scanned part of the bone: scan more of the bone or choose a smaller margin."
+            else:
+                why = ("the bone's end, leaving no bone there for fixation: choose a smaller margin or "
+                       "another reconstruction (a joint replacement).")
             out.refusals.append(
-                f"The {end} osteotomy at a {margin_mm:g} mm margin falls {-left:.1f} mm beyond "
-                f"{where}: {'scan more of the bone' if cut_by_scan else 'no bone is left there for fixation'} "
-                "or choose a smaller margin.")
+                f"The {end} osteotomy at a {margin_mm:g} mm margin falls {-left:.1f} mm beyond {why}")
         elif not cut_by_scan and left < limits.joint_clearance_mm:
             out.refusals.append(
                 f"The {end} osteotomy at a {margin_mm:g} mm margin lies {left:.1f} mm from the "

@@ -13,10 +13,9 @@ import numpy as np
 from scipy import ndimage
 
 from ..geometry import bbox, perpendicular_frame, voxel_points
-from ..records import Volume
+from ..records import PAIN_SCORES, Volume
 from ..segment.axis import BoneAxis
 
-PAIN_SCORES = {"mild": 1, "moderate": 2, "functional": 3}
 _LESION_SCORES = {"blastic": 1, "mixed": 2, "lytic": 3}
 _UPPER = ("humerus", "radius", "ulna", "clavicula", "scapula")
 _LOWER = ("femur", "tibia", "fibula")

@@ -15,7 +15,7 @@ from scipy import ndimage
 
 from .components import label
 from ..geometry import bbox, filter_size, index_points, pad_box
-from ..records import Volume
+from ..records import LesionCriteria, Volume
 from .extension import soft_tissue_extension
 from .filters import LazyMedian, box_extreme, dilate_cross, erode_cross, grow_box
 from .mixed import BRIDGE_MM, ISLAND_REACH_MM, within_mm, enclosed, held_apart
@@ -45,21 +45,6 @@ _MIN_PIECE = 8  # voxels: smaller lytic pieces are noise, larger ones may be joi
 # A mixed lesion's level is read a voxel clear of anything denser than soft tissue can be
 # (islands' and cortex's partial volume), from at least this many voxels
 _CLEARLY_BONE_HU, _MIN_CLEAR = 250.0, 50
-
-
-@dataclass(frozen=True)
-class LesionCriteria:
-    lytic_hu: tuple[float, float] = (0.0, 150.0)
-    blastic_hu: tuple[float, float] = (450.0, 1300.0)
-    min_volume_ml: float = 1.0  # ~ a 12 mm ball: smaller is no case for a segmental resection
-    blastic_depth_mm: float = 3.0  # dense bone nearer the surface than this is cortex
-    mixed_fraction: float = 0.2  # a lesion is mixed when each kind holds at least this share
-    extension_mm: float = 15.0  # how far outside the bone a soft-tissue extension is sought
-
-    def describe(self) -> str:
-        return (f"lytic regions of {self.lytic_hu[0]:g} to {self.lytic_hu[1]:g} HU and blastic "
-                f"regions of {self.blastic_hu[0]:g} to {self.blastic_hu[1]:g} HU inside the bone, "
-                f"at least {self.min_volume_ml:g} ml")
 
 
 @dataclass(frozen=True, eq=False)
