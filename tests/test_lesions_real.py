@@ -72,8 +72,12 @@ def test_totalsegmentator_labels_are_read_as_named_bones():
 @pytest.mark.parametrize("name", list(CASES))
 def test_no_lesion_is_found_in_real_scans_without_one(name):
     volume, bones = real_case(name)
-    with pytest.raises(PlanNotFeasible, match="No lesion found|no lesion was searched"):
+    with pytest.raises(PlanNotFeasible, match="No lesion found|no lesion was searched") as info:
         find_target(volume, bones)
+    # The sentence names the limb bones it searched, or why not (abdomen_dicom: two humeri's heads)
+    limbs = [n for n in bones.names.values() if n.startswith(("humerus", "femur"))]
+    assert all(n in info.value.sentence for n in limbs)
+    assert ("humerus_left and humerus_right have too little shaft" in info.value.sentence) == (name == "abdomen_dicom")
 
 
 @pytest.mark.parametrize("name, vertebra, min_dice", [

@@ -128,7 +128,7 @@ def find_target(volume: Volume, bones: BoneSegmentation, *, lesion_mask: np.ndar
         return _finish(volume, bones, label, solid | (lesion_mask & solid), lesion, long_bone, points)
     if seed is not None:
         labels = [_bone_at(volume, bones, seed)]
-    found, searched = [], 0
+    found, searched, short = [], [], []  # bone names: searched; a long bone with too little shaft
     for label in labels:
         mask = bones.labels == label
         box = bbox(mask)  # once: the steps below work on it, not on the whole CT again
@@ -138,8 +138,10 @@ def find_target(volume: Volume, bones: BoneSegmentation, *, lesion_mask: np.ndar
             continue
         solid, axis, long_bone, points = _solid_and_axis(volume, mask, bones.names.get(label, ""), box)
         if seed is None and not long_bone:
+            if not bones.names.get(label, "_").startswith(_NOT_LONG + ("bone_", "_")):
+                short.append(bones.names[label])
             continue
-        searched += 1
+        searched.append(bones.names.get(label, f"bone_{label}"))
         lesion = detect_lesion(volume, solid, search=_search_region(solid, axis, long_bone, points, box),
                                seed=seed, criteria=criteria,
                                axis_direction=axis.direction if long_bone else None, box=box)
@@ -149,16 +151,18 @@ def find_target(volume: Volume, bones: BoneSegmentation, *, lesion_mask: np.ndar
         raise PlanNotFeasible(
             f"No lesion found near the seed in {bones.names.get(labels[0], 'the bone')}: looked for "
             f"{criteria.describe()}; move the seed into the lesion or give --lesion-mask FILE.")
-    if not found and searched == 0:
+    too_short = (f"; {' and '.join(short)} {'has' if len(short) == 1 else 'have'} too little shaft in "
+                 "the scan to be searched" if short else "")
+    if not found and not searched:
         raise PlanNotFeasible(
-            "No long bone with its shaft in the scan was found, so no lesion was searched for "
-            "automatically (elsewhere normal bone too often looks like one): give --lesion-seed "
+            f"No long bone with its shaft in the scan was found{too_short}, so no lesion was searched "
+            "for automatically (elsewhere normal bone too often looks like one): give --lesion-seed "
             "X,Y,Z in the lesion or --lesion-mask FILE.")
     if not found:
         raise PlanNotFeasible(
-            f"No lesion found in the {searched} long bone(s) of this CT (the shafts were searched for "
-            f"{criteria.describe()}; other bones are searched around a --lesion-seed X,Y,Z): give a "
-            "seed or --lesion-mask FILE if there is a lesion.")
+            f"No lesion found in the shaft{'s' if len(searched) > 1 else ''} of {' and '.join(searched)} "
+            f"(searched for {criteria.describe()}{too_short}; other bones are searched around a "
+            "--lesion-seed X,Y,Z): give a seed or --lesion-mask FILE if there is a lesion.")
     if seed is not None:
         dist = [np.min(np.linalg.norm(voxel_points(volume, lesion.mask) - np.asarray(seed), axis=1))
                 for _, _, lesion, _, _ in found]
