@@ -94,3 +94,20 @@ def test_small_and_nested_calls_stay_on_the_calling_thread():
     threads.clear()
     inner(np.zeros((8, 10, 10), dtype=np.uint8))  # 800 voxels: not worth a thread
     assert threads == {threading.get_ident()}
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_the_median_at_chosen_voxels_is_scipys_median_there(threads, monkeypatch):
+    from scipy import ndimage
+
+    from implantgen.segment.filters import _CHUNK, median_where
+
+    monkeypatch.setenv("IMPLANTGEN_THREADS", threads)
+    rng = np.random.default_rng(5)
+    hu = rng.normal(40, 200, (30, 120, 110)).astype(np.float32)
+    where = rng.random(hu.shape) < 0.9
+    assert np.count_nonzero(where) > 4 * _CHUNK  # several chunks: split between the threads
+    out = np.full(hu.shape, np.nan, dtype=np.float32)
+    median_where(hu, (1, 3, 5), where, out)
+    want = ndimage.median_filter(hu, size=(1, 3, 5))
+    assert np.array_equal(out[where], want[where]) and np.isnan(out[~where]).all()

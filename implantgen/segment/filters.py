@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .slices import in_two
+
 _CHUNK = 65536  # voxels per gather: bounds the (voxels x footprint) scratch array
 
 
@@ -29,10 +31,20 @@ def median_where(hu: np.ndarray, size, where: np.ndarray, out: np.ndarray) -> No
     rank = len(offsets) // 2  # scipy's median: the middle rank of the footprint's values
     values = padded.ravel()
     result = np.empty(len(flat), dtype=out.dtype)
-    for a in range(0, len(flat), _CHUNK):
-        block = values[flat[a:a + _CHUNK, None] + offsets[None, :]]
-        block.partition(rank, axis=1)
-        result[a:a + _CHUNK] = block[:, rank]
+
+    def chunks(start: int, stop: int) -> None:
+        for a in range(start, stop, _CHUNK):
+            block = values[flat[a:min(a + _CHUNK, stop), None] + offsets[None, :]]
+            block.partition(rank, axis=1)
+            result[a:a + len(block)] = block[:, rank]
+
+    # Each voxel's median is its own: two threads take half the chunks each (numpy's gather and
+    # partition release the GIL).
+    half = (len(flat) // (2 * _CHUNK)) * _CHUNK
+    if half:
+        in_two(lambda: chunks(0, half), lambda: chunks(half, len(flat)))
+    else:
+        chunks(0, len(flat))
     out[where] = result
 
 

@@ -18,6 +18,7 @@ from ..geometry import bbox, filter_size, index_points, pad_box
 from ..records import LesionCriteria, Volume
 from .extension import soft_tissue_extension
 from .filters import LazyMedian, box_extreme, dilate_cross, erode_cross, grow_box
+from .slices import in_two
 from .mixed import BRIDGE_MM, ISLAND_REACH_MM, within_mm, enclosed, held_apart
 
 
@@ -428,7 +429,7 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
         hi = min(hi, host_hu - _TRABECULAR_CONTRAST)
         lo = lo - 50.0
     # Marrow right next to a voxel, cortex within two voxels in-plane: a partial-volume mixture.
-    lo_nb, hi_nb = box_extreme(hs, 3, np.minimum), box_extreme(hs, in_plane, np.maximum)
+    lo_nb, hi_nb = in_two(lambda: box_extreme(hs, 3, np.minimum), lambda: box_extreme(hs, in_plane, np.maximum))
     where = sol if search is None else sol & search[roi]
     lytic_core = where & (hs >= lo) & (hs <= hi) & ~_between(lo_nb, hi_nb, lo, bhi)
     # Dense and not a marrow-cortex mixture: blastic bone, or a sclerotic island in a lesion.

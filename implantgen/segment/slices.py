@@ -29,6 +29,32 @@ def _enabled() -> bool:
     return os.environ.get("IMPLANTGEN_THREADS", "2") != "1" and not getattr(_state, "inside", False)
 
 
+def in_two(first, second) -> tuple:
+    """(first(), second()): ``second`` on another thread (``first`` here) when threads are on,
+    else one after the other; an error in either is raised here, after both have ended."""
+    if not _enabled():
+        return first(), second()
+    out, errors = [None, None], [None, None]
+
+    def run(i, func):
+        _state.inside = True
+        try:
+            out[i] = func()
+        except BaseException as exc:  # re-raised on the calling thread
+            errors[i] = exc
+        finally:
+            _state.inside = False
+
+    other = threading.Thread(target=run, args=(1, second), daemon=True)
+    other.start()
+    run(0, first)
+    other.join()
+    for exc in errors:
+        if exc is not None:
+            raise exc
+    return out[0], out[1]
+
+
 def per_slice(arrays: int = 1):
     """Decorate ``func(a, [b, ...], *rest)``, which works on each slice of its first ``arrays``
     arguments (same number of slices) on its own and returns one array of those slices: it is
@@ -40,24 +66,10 @@ def per_slice(arrays: int = 1):
             if first.ndim != 3 or first.shape[0] < 2 or first.size < MIN_VOXELS or not _enabled():
                 return func(*args, **kwargs)
             halves = (slice(0, first.shape[0] // 2), slice(first.shape[0] // 2, None))
-            out, errors = [None, None], [None, None]
 
-            def run(i):
-                _state.inside = True
-                try:
-                    out[i] = func(*(a[halves[i]] for a in args[:arrays]), *args[arrays:], **kwargs)
-                except BaseException as exc:  # re-raised on the calling thread
-                    errors[i] = exc
-                finally:
-                    _state.inside = False
+            def half(h):
+                return lambda: func(*(a[h] for a in args[:arrays]), *args[arrays:], **kwargs)
 
-            other = threading.Thread(target=run, args=(1,), daemon=True)
-            other.start()
-            run(0)
-            other.join()
-            for exc in errors:
-                if exc is not None:
-                    raise exc
-            return np.concatenate(out, axis=0)
+            return np.concatenate(in_two(half(halves[0]), half(halves[1])), axis=0)
         return wrapper
     return decorate
