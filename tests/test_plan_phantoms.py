@@ -414,8 +414,8 @@ def test_a_lesion_destroying_most_of_the_cortex(name):
 # Mixed ones are typed mixed (their islands 0.32-0.38 of the lesion by _island_share, the mark
 # 0.2; Mirels' lesion-type item 2, not lytic's 3): Dice 0.926-0.954 below, extents and planes
 # within 0.72 mm.  Known limit, not asserted: their ends overshoot (30 random ones, 15-70 mm,
-# tilts 0-18, noise 8-25 HU, both grids: Dice 0.853-0.955, all mixed, planes within 1 mm in 19,
-# worst 1.88 mm long; 23 of the same with a partial break, worst 1.34): the lesion's end is
+# tilts 0-18, noise 8-25 HU, both grids: Dice 0.853-0.955, all mixed, planes within 1 mm in 18,
+# worst 1.87 mm long; 24 of the same with a partial break, worst 1.34): the lesion's end is
 # blunt across the whole canal, and a tip voxel beyond it holding a little island (75-100 HU,
 # its centre in marrow) reads as all lytic tissue, a slice too far.  E.g. 20 mm straight on
 # GRID: the low plane 1.21 mm long.
