@@ -411,6 +411,14 @@ def test_a_lesion_destroying_most_of_the_cortex(name):
 # of one radius with lesion density between them) and the emptied sections filled with the circle
 # of the round sections on both sides.  Measured: Dice 0.940-0.964, the solid 0.974-0.978,
 # extents and planes within 0.6 mm, normals within 0.4 degrees, involvement 1.0, Mirels size 3.
+# Mixed ones are typed mixed (their islands 0.32-0.38 of the lesion by _island_share, the mark
+# 0.2; Mirels' lesion-type item 2, not lytic's 3): Dice 0.926-0.954 below, extents and planes
+# within 0.72 mm.  Known limit, not asserted: their ends overshoot (30 random ones, 15-70 mm,
+# tilts 0-18, noise 8-25 HU, both grids: Dice 0.853-0.955, all mixed, planes within 1 mm in 18,
+# worst 1.87 mm long; 24 of the same with a partial break, worst 1.34): the lesion's end is
+# blunt across the whole canal, and a tip voxel beyond it holding a little island (75-100 HU,
+# its centre in marrow) reads as all lytic tissue, a slice too far.  E.g. 20 mm straight on
+# GRID: the low plane 1.21 mm long.
 DESTROYED_WHOLE = {
     "whole-20": dict(cortex_destroyed=1.0, lesion_length_mm=20.0),
     "whole-40-tilt8": dict(cortex_destroyed=1.0, lesion_length_mm=40.0, tilt_deg=8.0, tilt_azimuth_deg=110.0,
@@ -423,6 +431,13 @@ DESTROYED_WHOLE = {
     "whole-60-tilt15-fine": dict(MIXED_GRID, lesion_type="lytic", cortex_destroyed=1.0, lesion_length_mm=60.0,
                                  tilt_deg=15.0, tilt_azimuth_deg=160.0, lesion_angle_deg=260.0,
                                  lesion_center_mm=5.0, seed=2),
+    "whole-40-tilt8-mixed": dict(lesion_type="mixed", cortex_destroyed=1.0, lesion_length_mm=40.0, tilt_deg=8.0,
+                                 tilt_azimuth_deg=110.0, lesion_angle_deg=150.0, lesion_center_mm=-10.0, seed=1),
+    "whole-40-tilt10-mixed": dict(lesion_type="mixed", cortex_destroyed=1.0, lesion_length_mm=40.0, tilt_deg=10.0,
+                                  tilt_azimuth_deg=200.0, seed=8),
+    "whole-20-fine-mixed": dict(MIXED_GRID, cortex_destroyed=1.0, lesion_length_mm=20.0, seed=4),
+    "whole-40-tilt10-fine-mixed": dict(MIXED_GRID, cortex_destroyed=1.0, lesion_length_mm=40.0, tilt_deg=10.0,
+                                       tilt_azimuth_deg=40.0, lesion_angle_deg=80.0, seed=3),
 }
 
 
@@ -435,7 +450,7 @@ def test_a_lesion_destroying_the_whole_cross_section(name):
     target = find_target(case.volume, bones)
     plan = make_plan(case.volume, target, spec.margin_mm)
     truth = case.truth["lesion"]
-    assert target.lesion.type == "lytic" == truth["type"]
+    assert target.lesion.type == DESTROYED_WHOLE[name].get("lesion_type", "lytic") == truth["type"]
     assert _dice(target.lesion.mask, case.labels == 2) >= 0.85
     extension = (case.labels == 2) & ~target.solid
     assert _dice(target.solid, (case.labels >= 1) & ~extension) >= 0.95
@@ -447,6 +462,7 @@ def test_a_lesion_destroying_the_whole_cross_section(name):
     _assert_planes(case, target, plan)
     assert truth["cortical_involvement"] == 1.0 and plan.cortical_involvement >= 0.99
     assert plan.risk["mirels"]["size"] == 3
+    assert plan.risk["mirels"]["lesion_type"] == {"lytic": 3, "mixed": 2}[truth["type"]]
 
 
 def test_a_lesion_filling_most_of_the_marrow_is_found():
