@@ -30,6 +30,7 @@ import mmap
 import multiprocessing
 import os
 import pickle
+import resource
 import sys
 import traceback
 
@@ -212,13 +213,18 @@ class SharedMemory:
         return out
 
 
-def shared_memory() -> SharedMemory | None:
-    """A SharedMemory the size of this machine's memory, or None (no fork, or no such mapping,
-    e.g. under strict overcommit): then arrays cross to a child through its pipe."""
+def shared_memory(nbytes: int) -> SharedMemory | None:
+    """A SharedMemory of ``nbytes`` (at most this machine's memory, and a quarter of the address
+    space a limit allows: a cluster's `ulimit -v` counts the reservation), or None (no fork, or
+    no such mapping, e.g. under strict overcommit): then arrays cross to a child through its pipe."""
     if not can_fork():
         return None
     try:
-        return SharedMemory(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+        nbytes = min(int(nbytes), os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+        limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if limit != resource.RLIM_INFINITY:
+            nbytes = min(nbytes, limit // 4)
+        return SharedMemory(nbytes) if nbytes > 0 else None
     except (OSError, ValueError, OverflowError):
         return None
 

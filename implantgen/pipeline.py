@@ -166,6 +166,16 @@ def _load(series, series_uid, seed, lesion_mask, shared=None):
     return volume, mask
 
 
+def _ct_bytes(series) -> int:
+    """Room for the CT read from ``series``: twice its files' bytes (HU as float32 from 16-bit
+    pixels), four times a compressed volume file's, and 64 MB besides."""
+    path = Path(series)
+    if path.is_file():
+        return 4 * path.stat().st_size + (64 << 20)
+    total = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else 0
+    return 2 * total + (64 << 20)
+
+
 def _check_config(config: dict | None) -> None:
     unknown = sorted(set(config or {}) - set(_CONFIG_SECTIONS))
     if unknown:
@@ -239,7 +249,7 @@ def plan_case(series, out, *, margin_mm: float = 20.0, series_uid: str | None = 
         # (implantgen.parallel), which imports its libraries meanwhile and gets the CT through
         # shared memory; this process then imports the later stages' libraries and hashes the
         # input, work that would otherwise wait its turn on one core.
-        loaded = Inbox(shared_memory())
+        loaded = Inbox(shared_memory(_ct_bytes(series)))
         with loaded, Background(_segment_and_plan, loaded, bones_file, bone_names, seed, criteria, margin_mm,
                                 pain, limits, stages.progress) as head:
             volume, mask = stages.run("load", _load, series, series_uid, seed, lesion_mask, loaded.shared)

@@ -69,7 +69,7 @@ def test_without_fork_the_work_is_done_here(monkeypatch):
     with Background(_refuse) as job, pytest.raises(PlanNotFeasible):
         job.result()
     # done when its result is asked for: a value put in its inbox after it was made is there
-    inbox = Inbox(shared_memory())
+    inbox = Inbox(shared_memory(1 << 20))
     assert inbox.shared is None
     with inbox, Background(_from_inbox, inbox) as job:
         inbox.put({"ct": np.arange(6).reshape(1, 2, 3)})
@@ -116,6 +116,16 @@ def test_shared_memory_places_arrays_apart_and_copies_in_what_is_elsewhere():
     assert shared.holding(held) is held
     full = shared.empty((2, 1 << 20), np.uint8)  # no room left: a private array
     assert shared.offset(full) is None and full.shape == (2, 1 << 20)
+
+
+def test_shared_memory_is_no_larger_than_the_machine_or_an_address_space_limit(monkeypatch):
+    import resource
+
+    ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    assert shared_memory(1 << 20)._bytes.size == 1 << 20
+    assert shared_memory(4 * ram)._bytes.size == ram
+    monkeypatch.setattr(resource, "getrlimit", lambda what: (8 << 20, resource.RLIM_INFINITY))
+    assert shared_memory(1 << 30)._bytes.size == 2 << 20  # a quarter of an 8 MB `ulimit -v`
 
 
 def test_a_child_waiting_for_its_input_ends_with_its_parents_error():
