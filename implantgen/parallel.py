@@ -171,8 +171,8 @@ _MAP_NORESERVE = 0x4000
 class SharedMemory:
     """Memory that this process and the children it forks afterwards both see: arrays placed in
     it after the fork (the CT, read while a forked child imports the segmentation's libraries)
-    reach the child without a copy.  Address space of the machine's memory is reserved; only
-    the pages written are used.  None from ``shared_memory()`` where that is not possible."""
+    reach the child without a copy.  ``nbytes`` of address space is reserved; only the pages
+    written take memory.  ``shared_memory()`` gives None where such memory is not possible."""
 
     def __init__(self, nbytes: int):
         self._map = mmap.mmap(-1, nbytes, flags=mmap.MAP_SHARED | _MAP_NORESERVE)
