@@ -19,7 +19,7 @@ from ..records import LesionCriteria, Volume
 from .extension import soft_tissue_extension
 from .filters import LazyMedian, box_extreme, dilate_cross, erode_cross, grow_box
 from .slices import in_two
-from .mixed import BRIDGE_MM, ISLAND_REACH_MM, within_mm, enclosed, held_apart
+from .mixed import BRIDGE_MM, ISLAND_REACH_MM, within_mm, enclosed, held_apart, island_tips
 
 
 _TRABECULAR_CONTRAST = 40.0  # HU below trabecular bone that a lytic lesion must at least be
@@ -516,6 +516,10 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
             # What it encloses is its own (islands by cortex): no cavities in it, whose surface
             # can touch the outer one along an edge.
             mask = fill_holes(mask)
+            # Its tips in marrow past a blunt end, lifted into any window by a sliver of island.
+            isl = hu[mask & dense]
+            mask &= ~island_tips(mask, hu, normal_hu, lesion_hu, float(np.median(isl)) if isl.size else blo,
+                                 spacing_kji)
     full = np.zeros(volume.shape, dtype=bool)
     full[roi] = mask
     voxels = int(np.count_nonzero(mask))  # counted as it grows: not over the whole CT

@@ -23,6 +23,12 @@ from .components import label
 ISLAND_REACH_MM = 3.0  # in-plane closing radius: islands up to about 6 mm across are enclosed
 BRIDGE_MM = 5.0  # reach from a lytic piece over which islands and their rims join it to another
 _FLAT = 1e6  # a slice spacing that keeps a distance map in-plane
+# Lesion shares past this are denser tissue in the voxel: as plan/extent.py reads a lesion's ends
+_UNREADABLE = 1.25
+# In-plane reach (mm) of the readable tips that judge an unreadable one: islands are 5-10 mm
+# across, and one inward of a patch of tips leaves none readable within a pixel or two.
+_TIP_REACH_MM = 5.0
+_TAPERING = 0.1  # marrow's share (of marrow and lesion) in the slice inward of a tapering end
 
 
 def within_mm(mask: np.ndarray, sampling, reach_mm: float) -> np.ndarray:
@@ -91,3 +97,47 @@ def _near(boxes, pad) -> list[list[int]]:
     for i in range(len(boxes)):
         out.setdefault(root(i), []).append(i)
     return list(out.values())
+
+
+def island_tips(mask: np.ndarray, hu: np.ndarray, normal_hu: float, lesion_hu: float,
+                island_hu: float, spacing_kji) -> np.ndarray:
+    """Voxels at a mixed lesion's ends along the slices (axis 0) that are marrow with a sliver
+    of an island: tips (marrow past them) that an island makes unreadable, where the readable
+    tips beside them in their slice are mostly marrow.
+
+    A lesion ending bluntly across the canal leaves, in the slice past its end, voxels whose
+    centres lie in marrow and whose slab holds a fifth to a third of the lesion.  Lytic tissue
+    there reads as marrow, but an island reads as lesion (75-250 HU, or lytic-level values
+    beside an island of 780 HU inward): the mask reached a slice past the end, and the planes
+    1-2 mm long.  Such a voxel's value cannot tell (it may as well be lytic tissue half-filling
+    it beside an island: read against the island inward of it, tips of partial-break lesions
+    went, Dice -0.006, ends 0.15 mm short), but the end is smooth across the canal, and the
+    lytic tips around it read their own share.
+    """
+    out = np.zeros_like(mask)
+    reach = [int(np.ceil(_TIP_REACH_MM / float(p))) for p in spacing_kji[1:]]
+    box = bbox(mask, [1] + [r + 1 for r in reach])  # what the in-plane windows see of the tips
+    if box is None or lesion_hu <= normal_hu:
+        return out
+    m, v = mask[box], (hu[box].astype(np.float32) - np.float32(normal_hu)) / np.float32(lesion_hu - normal_hu)
+    isl = (island_hu - normal_hu) / (lesion_hu - normal_hu)
+    # In-plane, the scanner's blur carries an island's value a pixel out: beside one, a voxel's
+    # own share is unreadable too.
+    lifted = (v > _UNREADABLE) | (ndimage.maximum_filter(v, size=(1, 3, 3)) > isl / 2)
+    near = (1,) + tuple(2 * r + 1 for r in reach)
+    drop = np.zeros_like(m)
+    for inward, here, outward in ((slice(2, None), slice(1, -1), slice(None, -2)),
+                                  (slice(None, -2), slice(1, -1), slice(2, None))):
+        after = m[inward] & ~lifted[inward]  # lesion inward, not an island: the share reads
+        suspect = m[here] & m[inward] & ~m[outward] & (v[outward] < 0.5) & (lifted[here] | ~after)
+        suspect &= 2 * v[here] < np.maximum(v[inward], isl)  # not half an island itself
+        readable = after & ~lifted[here]
+        share = lambda x: ndimage.uniform_filter(x.astype(np.float32), near, mode="constant")  # noqa: E731
+        votes, inside = share(readable), share(readable & (v[here] >= 0.5))
+        # A blunt end: lesion all across the slice inward, not the marrow beside a tapering tip
+        # (whose readable neighbours are the marrow it tapers into).
+        marrow = share(~m[inward] & (v[inward] < 0.5))
+        blunt = marrow < _TAPERING * (marrow + share(m[inward]))
+        drop[here] |= suspect & blunt & (votes * np.prod(near) >= 2) & (2 * inside < votes)
+    out[box] = drop
+    return out
