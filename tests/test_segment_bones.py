@@ -519,3 +519,18 @@ def test_partial_slice_at_a_disc_goes_with_the_disc():
     assert share[10] < 0.05 and share[11] == 0.0 and share[12] > 0.9
     assert share[:10].min() > 0.75 and share[13:].min() > 0.9
     assert share[2] > 0.9 and share[7] > 0.9  # above and below the lesion
+
+
+@pytest.mark.parametrize("speck", [1, 2, 3])
+def test_a_speck_of_marrow_is_no_long_bone(speck):
+    """A region of a voxel or a few, all marrow, has no shape to judge: it is not a tube (once,
+    a one-voxel region of a fine-grid mixed-lesion phantom crashed the SVD's second axis)."""
+    from implantgen.segment.separate import is_tube
+
+    region = np.zeros((8, 8, 8), dtype=bool)
+    region[4, 4, 4:4 + speck] = True
+    assert not is_tube(region, region.copy(), (0.8, 0.8, 2.0))
+    # A real shaft of marrow, 60 mm along k, 4 mm across, is one.
+    shaft = np.zeros((40, 8, 8), dtype=bool)
+    shaft[5:35, 2:6, 2:6] = True
+    assert is_tube(shaft, shaft.copy(), (1.0, 1.0, 2.0))

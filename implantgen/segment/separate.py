@@ -135,7 +135,8 @@ def split_by_shape(region: np.ndarray, spacing, long_bone: bool = False) -> np.n
 def is_tube(region: np.ndarray, marrow: np.ndarray, spacing) -> bool:
     """A long bone: a fatty marrow canal along a body much longer than it is wide."""
     n = np.count_nonzero(region)
-    if n == 0 or np.count_nonzero(marrow & region) < LONG_MARROW * n:
+    # A speck of a few voxels has no shape to judge (and too few points for three axes).
+    if n < 4 or np.count_nonzero(marrow & region) < LONG_MARROW * n:
         return False
     p = np.argwhere(region)[:: max(1, n // 50_000)] * np.asarray(spacing, dtype=float)[::-1]
     sv = np.linalg.svd(p - p.mean(axis=0), compute_uv=False)
