@@ -98,40 +98,68 @@ def _fit_line(points: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.n
     return c, unit(vt[0])
 
 
-def _bins(points, c, d, bin_mm):
-    """(levels, centroids, counts of the non-empty bins, each point's position s) along d."""
+def _bins(points, columns, c, d, bin_mm):
+    """(levels, centroids, counts of the non-empty bins, each point's position s) along d.
+    ``columns``: the points' coordinates as three contiguous rows (bincount's weights would copy
+    each strided column of ``points`` on every call)."""
     s = (points - c) @ d
-    idx = np.floor((s - s.min()) / bin_mm).astype(int)
+    s_min = s.min()
+    idx = np.floor((s - s_min) / bin_mm).astype(int)
     n = idx.max() + 1
     counts = np.bincount(idx, minlength=n)
-    sums = np.stack([np.bincount(idx, weights=points[:, a], minlength=n) for a in range(3)], axis=1)
+    sums = np.stack([np.bincount(idx, weights=columns[a], minlength=n) for a in range(3)], axis=1)
     ok = counts > 0
-    levels = s.min() + (np.arange(n) + 0.5) * bin_mm
+    levels = s_min + (np.arange(n) + 0.5) * bin_mm
     return levels[ok], sums[ok] / counts[ok, None], counts[ok], s
 
 
+@dataclass(frozen=True, eq=False)
+class AxisStart:
+    """What bone_axis works out from a solid's voxels alone, before any levels are left out: a
+    second axis of the same solid (without its lesion's levels) starts from it."""
+    points: np.ndarray  # voxel_points(volume, solid): all of them
+    sample: np.ndarray  # the points fitted (a fixed, even subsample of a big bone)
+    columns: np.ndarray  # the sample's coordinates as three contiguous rows (bincount's weights)
+    voxel_mm3: float  # volume per sampled point
+    c: np.ndarray
+    d: np.ndarray
+    edges: np.ndarray | None  # (k, j, i) of the solid's voxels on the grid's faces, or None
+
+
+def axis_start(volume: Volume, solid: np.ndarray, points: np.ndarray | None = None) -> AxisStart:
+    """The first fit of bone_axis: the principal direction of the solid's voxels.
+    ``points``: voxel_points(volume, solid), when the caller has them already."""
+    if points is None:
+        points = voxel_points(volume, solid)
+    sample = points
+    if len(points) > _MAX_POINTS:  # a fixed, even subsample: deterministic
+        sample = points[:: int(np.ceil(len(points) / _MAX_POINTS))]
+    voxel_mm3 = float(np.prod(volume.spacing)) * (len(points) / len(sample))
+    c = sample.mean(axis=0)
+    _, _, vt = np.linalg.svd(sample - c, full_matrices=False)
+    return AxisStart(points, sample, np.ascontiguousarray(sample.T), voxel_mm3, c,
+                     _orient(unit(vt[0])), _edge_voxels(solid))
+
+
 def bone_axis(volume: Volume, solid: np.ndarray, exclude_points=None, bin_mm: float | None = None,
-              points: np.ndarray | None = None) -> BoneAxis:
+              points: np.ndarray | None = None, start: AxisStart | None = None) -> BoneAxis:
     """The axis of the bone ``solid`` (bool, CT grid).
 
     ``exclude_points`` (N, 3 LPS), e.g. a lesion's voxels, keeps those levels out of the fit.
-    ``points``: voxel_points(volume, solid), when the caller has them already.
+    ``points``: voxel_points(volume, solid), when the caller has them already; ``start``:
+    axis_start(volume, solid), when the caller has it (its points then).
     """
-    if points is None:
-        points = voxel_points(volume, solid)
-    voxels = len(points)
-    if len(points) > _MAX_POINTS:  # a fixed, even subsample: deterministic
-        points = points[:: int(np.ceil(len(points) / _MAX_POINTS))]
-    voxel_mm3 = float(np.prod(volume.spacing)) * (voxels / len(points))
-    c = points.mean(axis=0)
-    _, _, vt = np.linalg.svd(points - c, full_matrices=False)
-    d = _orient(unit(vt[0]))
+    if start is None:
+        start = axis_start(volume, solid, points)
+    points, columns, voxel_mm3 = start.sample, start.columns, start.voxel_mm3
+    c, d = start.c, start.d
     if bin_mm is None:
         # Whole numbers of voxel footprints per bin: otherwise bins alias with the slices.
         step = footprint(volume, d)
         bin_mm = step * max(1, int(np.ceil(2.0 / step)))
+    binned = None  # the bins along the latest (c, d)
     for _ in range(3):  # refit from the shaft's centroids, leaving out the lesion's levels
-        levels, centres, counts, s = _bins(points, c, d, bin_mm)
+        binned = levels, centres, counts, s = _bins(points, columns, c, d, bin_mm)
         areas = counts * voxel_mm3 / bin_mm
         trial = BoneAxis(c, d, (s.min(), s.max()), levels, centres, areas, (False, False), bin_mm)
         keep = np.ones(len(levels), dtype=bool)
@@ -144,20 +172,19 @@ def bone_axis(volume: Volume, solid: np.ndarray, exclude_points=None, bin_mm: fl
             break
         c_new, d_new = _fit_line(centres[keep], counts[keep].astype(float))
         c, d = c_new, _orient(d_new)
-    levels, centres, counts, s = _bins(points, c, d, bin_mm)
+        binned = None
+    levels, centres, counts, s = binned if binned is not None else _bins(points, columns, c, d, bin_mm)
     half = 0.5 * footprint(volume, d)  # voxel centres stop half a voxel short of the surface
     lo, hi = s.min() - half, s.max() + half
     point = c + d * (lo + hi) / 2
     shift = (lo + hi) / 2
-    cut, face = _cut_by_scan(volume, solid, c, d, s.min(), s.max())
+    cut, face = _cut_by_scan(volume, start.edges, c, d, s.min(), s.max())
     return BoneAxis(point, d, (lo - shift, hi - shift), levels - shift, centres,
                     counts * voxel_mm3 / bin_mm, cut, bin_mm, face)
 
 
-def _cut_by_scan(volume: Volume, solid: np.ndarray, c, d, s_min, s_max) -> tuple[tuple, tuple]:
-    """((low, high): whether the bone touches the scan's edge at that end along the axis,
-    (low, high): how far along the axis the bone's voxels on the scan's edge reach from that end,
-    0.0 where it does not touch)."""
+def _edge_voxels(solid: np.ndarray) -> np.ndarray | None:
+    """(k, j, i) of the voxels of ``solid`` on the grid's six faces (each once), or None."""
     # The six faces of the grid, read as slices: no full-size scratch array.
     kji = []
     for axis in range(3):
@@ -166,9 +193,15 @@ def _cut_by_scan(volume: Volume, solid: np.ndarray, c, d, s_min, s_max) -> tuple
             hits = np.argwhere(face)
             if len(hits):
                 kji.append(np.insert(hits, axis, index, axis=1))
-    if not kji:
+    return np.unique(np.concatenate(kji), axis=0) if kji else None
+
+
+def _cut_by_scan(volume: Volume, kji: np.ndarray | None, c, d, s_min, s_max) -> tuple[tuple, tuple]:
+    """((low, high): whether the bone touches the scan's edge at that end along the axis,
+    (low, high): how far along the axis the bone's voxels on the scan's edge reach from that end,
+    0.0 where it does not touch); ``kji``: its voxels on the grid's faces (_edge_voxels)."""
+    if kji is None:
         return (False, False), (0.0, 0.0)
-    kji = np.unique(np.concatenate(kji), axis=0)
     s_edge = (volume.index_to_physical(kji[:, ::-1].astype(float)) - c) @ d
     span = s_max - s_min
     low, high = s_edge[s_edge < s_min + 0.1 * span], s_edge[s_edge > s_max - 0.1 * span]

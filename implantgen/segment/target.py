@@ -15,7 +15,7 @@ from scipy import ndimage
 
 from ..errors import InputError, PlanNotFeasible
 from ..geometry import bbox, pad_box, voxel_points
-from .axis import BoneAxis, bone_axis
+from .axis import AxisStart, BoneAxis, axis_start, bone_axis
 from ..records import BoneSegmentation, Volume
 from .lesion import Lesion, LesionCriteria, detect_lesion
 from .long_bone import long_bone_solid, slicing_axis
@@ -40,30 +40,32 @@ _NOT_LONG = ("vertebra", "sacrum", "hip", "rib", "costal", "sternum", "scapula",
 
 
 def _solid_and_axis(volume: Volume, mask: np.ndarray, name: str = "", box=None):
-    """(solid, its axis, long bone?, the solid's voxel_points: reused by the later steps).
+    """(solid, its axis, long bone?, the axis's start (axis_start): its points and first fit are
+    reused by the later steps).
 
     ``box``: bbox(mask), when the caller has it; it is the solid's box too (a section's hull or
     filled holes lie within the section's own box)."""
-    points = voxel_points(volume, mask)
-    axis = bone_axis(volume, mask, points=points)
+    start = axis_start(volume, mask)
+    axis = bone_axis(volume, mask, start=start)
     diameter = 2 * np.sqrt(np.median(axis.areas) / np.pi)
     if name.startswith(_NOT_LONG):
         long_bone = False
     else:  # a named long bone still needs a shaft in the scan to be treated as one
         long_bone = (axis.extent[1] - axis.extent[0]) > _ELONGATION * diameter
     if not long_bone:
-        return mask, axis, False, points
+        return mask, axis, False, start
     roi = pad_box(bbox(mask) if box is None else box, 1, mask.shape)
     closed = long_bone_solid(mask[roi], slicing_axis(volume, axis.direction)) | mask[roi]
     if np.array_equal(closed, mask[roi]):  # segment_bones closes long bones: usually nothing to add
-        return mask, axis, True, points
+        return mask, axis, True, start
     solid = np.zeros(mask.shape, dtype=bool)  # not zeros_like: that writes every page of a CT
     solid[roi] = closed
-    points = voxel_points(volume, solid)
-    return solid, bone_axis(volume, solid, points=points), True, points
+    start = axis_start(volume, solid)
+    return solid, bone_axis(volume, solid, start=start), True, start
 
 
-def _search_region(solid: np.ndarray, axis: BoneAxis, long_bone: bool, points, box) -> np.ndarray:
+def _search_region(solid: np.ndarray, axis: BoneAxis, long_bone: bool, points: np.ndarray,
+                   box) -> np.ndarray:
     """The shaft of a long bone, else all of ``solid``; ``box``: bbox(solid)."""
     if not long_bone:
         return solid
@@ -122,10 +124,10 @@ def find_target(volume: Volume, bones: BoneSegmentation, *, lesion_mask: np.ndar
         raise PlanNotFeasible("No bone was found on this CT: check that the scan holds the bone to plan.")
     if lesion_mask is not None:
         label = _bone_for_mask(bones, lesion_mask)
-        solid, axis, long_bone, points = _solid_and_axis(volume, bones.labels == label,
-                                                         bones.names.get(label, ""))
+        solid, axis, long_bone, start = _solid_and_axis(volume, bones.labels == label,
+                                                        bones.names.get(label, ""))
         lesion = _lesion_from_mask(volume, lesion_mask, solid)
-        return _finish(volume, bones, label, solid | (lesion_mask & solid), lesion, long_bone, points)
+        return _finish(volume, bones, label, solid | (lesion_mask & solid), lesion, long_bone, start)
     if seed is not None:
         labels = [_bone_at(volume, bones, seed)]
     found, searched, short = [], [], []  # bone names: searched; a long bone with too little shaft
@@ -136,17 +138,17 @@ def find_target(volume: Volume, bones: BoneSegmentation, *, lesion_mask: np.ndar
             continue
         if seed is None and bones.names.get(label, "").startswith(_SEED_ONLY):
             continue
-        solid, axis, long_bone, points = _solid_and_axis(volume, mask, bones.names.get(label, ""), box)
+        solid, axis, long_bone, start = _solid_and_axis(volume, mask, bones.names.get(label, ""), box)
         if seed is None and not long_bone:
             if not bones.names.get(label, "_").startswith(_NOT_LONG + ("bone_", "_")):
                 short.append(bones.names[label])
             continue
         searched.append(bones.names.get(label, f"bone_{label}"))
-        lesion = detect_lesion(volume, solid, search=_search_region(solid, axis, long_bone, points, box),
+        lesion = detect_lesion(volume, solid, search=_search_region(solid, axis, long_bone, start.points, box),
                                seed=seed, criteria=criteria,
                                axis_direction=axis.direction if long_bone else None, box=box)
         if lesion is not None:
-            found.append((label, solid, lesion, long_bone, points))
+            found.append((label, solid, lesion, long_bone, start))
     if not found and seed is not None:
         raise PlanNotFeasible(
             f"No lesion found near the seed in {bones.names.get(labels[0], 'the bone')}: looked for "
@@ -166,16 +168,17 @@ def find_target(volume: Volume, bones: BoneSegmentation, *, lesion_mask: np.ndar
     if seed is not None:
         dist = [np.min(np.linalg.norm(voxel_points(volume, lesion.mask) - np.asarray(seed), axis=1))
                 for _, _, lesion, _, _ in found]
-        label, solid, lesion, long_bone, points = found[int(np.argmin(dist))]
+        label, solid, lesion, long_bone, start = found[int(np.argmin(dist))]
     else:
-        label, solid, lesion, long_bone, points = max(found, key=lambda f: (f[2].volume_ml, -f[0]))
+        label, solid, lesion, long_bone, start = max(found, key=lambda f: (f[2].volume_ml, -f[0]))
     others = [o for f in found if f[0] != label for o in [(f[2].type, round(f[2].volume_ml, 2))]]
     if others:
         lesion = Lesion(**{**lesion.__dict__, "other_candidates": lesion.other_candidates + others})
-    return _finish(volume, bones, label, solid, lesion, long_bone, points)
+    return _finish(volume, bones, label, solid, lesion, long_bone, start)
 
 
-def _finish(volume, bones, label, solid, lesion, long_bone, points) -> Target:
-    axis = bone_axis(volume, solid, exclude_points=voxel_points(volume, lesion.mask), points=points)
+def _finish(volume, bones, label, solid, lesion, long_bone, start: AxisStart) -> Target:
+    # ``start``: the solid's own (solid may be a copy with the same voxels).
+    axis = bone_axis(volume, solid, exclude_points=voxel_points(volume, lesion.mask), start=start)
     name = bones.names.get(label, f"bone_{label}")
     return Target(label=label, name=name, solid=solid, lesion=lesion, axis=axis, long_bone=long_bone)
