@@ -61,9 +61,10 @@ def sub_volume(volume: Volume, roi: tuple[slice, slice, slice]) -> Volume:
                   direction=volume.direction, summary=volume.summary)
 
 
-def voxel_points(volume: Volume, mask: np.ndarray) -> np.ndarray:
-    """(N, 3) LPS positions of the voxel centres in ``mask`` (in C order of their indices)."""
-    roi = bbox(mask)
+def voxel_points(volume: Volume, mask: np.ndarray, box=None) -> np.ndarray:
+    """(N, 3) LPS positions of the voxel centres in ``mask`` (in C order of their indices).
+    ``box``: a box (of slices) that holds the mask, when the caller has one: no pass over it."""
+    roi = bbox(mask) if box is None else box
     if roi is None:
         return np.zeros((0, 3))
     # argwhere on the mask's box only: a bone fills a small part of a whole CT.

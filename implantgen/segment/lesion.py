@@ -366,9 +366,9 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
                   axis_direction=None, box=None) -> Lesion | None:
     """The lesion in the bone ``solid`` (bool, CT grid), or None when nothing abnormal is found.
 
-    ``search`` (bool, CT grid) limits where a lesion's core may lie, e.g. the diaphysis, whose
-    marrow is fatty: in the metaphyses normal trabecular marrow and its transition to fat have
-    the densities of lesions.  ``seed`` (LPS mm) picks among candidates: the one holding it,
+    ``search`` (bool, CT grid, or on ``box`` when that is given) limits where a lesion's core may
+    lie, e.g. the diaphysis, whose marrow is fatty: in the metaphyses normal trabecular marrow and
+    its transition to fat have the densities of lesions.  ``seed`` (LPS mm) picks among candidates: the one holding it,
     else the nearest.  ``box``: bbox(solid), when the caller has it.
     """
     spacing_kji = volume.spacing[::-1]
@@ -380,6 +380,7 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
         return None
     hu = volume.array[roi].astype(np.float32)
     sol = solid[roi]
+    search = _on_roi(search, box, roi, volume.shape)
     in_plane = filter_size(spacing_kji, 5)
     # Noise down, edges kept; not across thick slices, where it would smear a lesion's end.
     # Only where decisions read it: the bone and what the neighbourhood filters see of it.
@@ -398,7 +399,7 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     # what is clearly less dense than it, not what lies in a fixed window.
     interior = erode_cross(sol) & (hs < blo)
     if search is not None:
-        interior &= search[roi]
+        interior &= search
     start = np.array([r.start for r in roi])
     # Fatty or trabecular is the bone's, read over its whole inside, and from its fat: a lesion
     # can fill most of what a median reads (near a seed, or a long one in a shaft), and a lytic
@@ -430,7 +431,7 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
         lo = lo - 50.0
     # Marrow right next to a voxel, cortex within two voxels in-plane: a partial-volume mixture.
     lo_nb, hi_nb = in_two(lambda: box_extreme(hs, 3, np.minimum), lambda: box_extreme(hs, in_plane, np.maximum))
-    where = sol if search is None else sol & search[roi]
+    where = sol if search is None else sol & search
     lytic_core = where & (hs >= lo) & (hs <= hi) & ~_between(lo_nb, hi_nb, lo, bhi)
     # Dense and not a marrow-cortex mixture: blastic bone, or a sclerotic island in a lesion.
     dense = sol & (hs >= blo) & (hs <= bhi) & ~_between(lo_nb, hi_nb, blo, bhi)
@@ -521,13 +522,15 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
             mask &= ~island_tips(mask, hu, normal_hu, lesion_hu, float(np.median(isl)) if isl.size else blo,
                                  spacing_kji)
     full = np.zeros(volume.shape, dtype=bool)
-    full[roi] = mask
+    inner = bbox(mask)  # written on the lesion's box only: each page written is one more to clear
+    if inner is not None:
+        full[_offset(roi, inner)] = mask[inner]
     voxels = int(np.count_nonzero(mask))  # counted as it grows: not over the whole CT
     if kind != "blastic":
         # Only around the lesion (its box grown by the reach, on the whole CT): the distance
         # maps of the whole bone's box are costly.
         near = tuple(slice(max(r.start + b.start - p, 0), min(r.start + b.stop + p, n))
-                     for r, b, p, n in zip(roi, bbox(mask), pad, volume.shape))
+                     for r, b, p, n in zip(roi, inner, pad, volume.shape))
         ext, note = soft_tissue_extension(volume.array[near].astype(np.float32), solid[near],
                                           full[near], lesion_hu, spacing_kji, criteria.extension_mm)
         voxels += int(np.count_nonzero(ext & ~full[near]))
@@ -540,6 +543,16 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     return Lesion(mask=full, type=kind, volume_ml=float(voxels) * voxel_ml,
                   lesion_hu=lesion_hu, normal_hu=normal_hu, other_candidates=others,
                   warnings=tuple(warnings))
+
+
+def _on_roi(search: np.ndarray | None, box, roi, shape) -> np.ndarray | None:
+    """``search`` (CT grid, or on ``box`` when that is not the whole grid) on ``roi`` (which
+    holds ``box``): a search region need not be a full-size array, whose every page costs."""
+    if search is None or search.shape == tuple(shape):
+        return None if search is None else search[roi]
+    out = np.zeros(tuple(r.stop - r.start for r in roi), dtype=bool)
+    out[tuple(slice(b.start - r.start, b.stop - r.start) for b, r in zip(box, roi))] = search
+    return out
 
 
 def _near_box(centre_kji, spacing_kji, shape, reach_mm):

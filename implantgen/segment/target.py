@@ -45,7 +45,7 @@ def _solid_and_axis(volume: Volume, mask: np.ndarray, name: str = "", box=None):
 
     ``box``: bbox(mask), when the caller has it; it is the solid's box too (a section's hull or
     filled holes lie within the section's own box)."""
-    start = axis_start(volume, mask)
+    start = axis_start(volume, mask, None if box is None else voxel_points(volume, mask, box))
     axis = bone_axis(volume, mask, start=start)
     diameter = 2 * np.sqrt(np.median(axis.areas) / np.pi)
     if name.startswith(_NOT_LONG):
@@ -60,19 +60,20 @@ def _solid_and_axis(volume: Volume, mask: np.ndarray, name: str = "", box=None):
         return mask, axis, True, start
     solid = np.zeros(mask.shape, dtype=bool)  # not zeros_like: that writes every page of a CT
     solid[roi] = closed
-    start = axis_start(volume, solid)
+    start = axis_start(volume, solid, voxel_points(volume, solid, roi))
     return solid, bone_axis(volume, solid, start=start), True, start
 
 
 def _search_region(solid: np.ndarray, axis: BoneAxis, long_bone: bool, points: np.ndarray,
                    box) -> np.ndarray:
-    """The shaft of a long bone, else all of ``solid``; ``box``: bbox(solid)."""
+    """On ``box`` (bbox(solid)): the shaft of a long bone, else all of ``solid``.  Not a
+    full-size array: writing one in a bone's box touches pages across the whole CT."""
     if not long_bone:
-        return solid
+        return solid[box]
     lo, hi = axis.shaft()
     s = axis.position(points)  # voxel_points: in C order of the voxels, as below
-    region = np.zeros(solid.shape, dtype=bool)
-    region[box][solid[box]] = (s >= lo) & (s <= hi)
+    region = np.zeros(solid[box].shape, dtype=bool)
+    region[solid[box]] = (s >= lo) & (s <= hi)
     return region
 
 
