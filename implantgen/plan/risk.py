@@ -27,8 +27,8 @@ def cortical_radii(volume: Volume, bone: np.ndarray, axis: BoneAxis, exclude, co
     bone's and the canal's cross-sections on the shaft's levels away from the lesion."""
     # The bone's voxels in C order: voxel_points gives index_to_physical's numbers (elementwise
     # on an axis-aligned grid, without a BLAS call).
-    s = axis.position(voxel_points(volume, bone))
-    box = bbox(bone)
+    box = bbox(bone)  # once: a pass over the whole CT
+    s = axis.position(voxel_points(volume, bone, box))
     canal = volume.array[box][bone[box]] < cortex_hu
     lo, hi = axis.shaft()
     edges = np.arange(lo, hi + axis.bin_mm, axis.bin_mm)

@@ -196,7 +196,7 @@ def _holds_islands(chosen: _Candidate, dense: np.ndarray, spacing_kji) -> bool:
     mixed lesion's islands.  None on the lytic femur phantoms, 22-186 voxels on mixed ones."""
     if chosen.type == "blastic":
         return False
-    folds = enclosed(chosen.mask, spacing_kji, BRIDGE_MM, in_plane=False)
+    folds = enclosed(chosen.mask, spacing_kji, BRIDGE_MM, in_plane=False, where=dense)
     return np.count_nonzero(folds & dense) >= _MIN_PIECE
 
 
@@ -232,7 +232,8 @@ def _merge_mixed(lytic, blastic, hu, share: float, spacing_kji) -> list[_Candida
         near = _dilated(lc.mask, 2) if blastic else None
         touching = [i for i, bc in enumerate(blastic) if (near & bc.mask).any()]
         if touching:
-            folds = enclosed(lc.mask, spacing_kji, BRIDGE_MM, in_plane=False)
+            folds = enclosed(lc.mask, spacing_kji, BRIDGE_MM, in_plane=False,
+                             where=np.logical_or.reduce([blastic[i].mask for i in touching]))
             touching = [i for i in touching if 2 * np.count_nonzero(folds & blastic[i].mask) >= blastic[i].voxels]
         mask = lc.mask.copy()
         for i in touching:
@@ -508,8 +509,8 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     mask = _refine(chosen.mask, hu, median, allowed, lesion_hu, neighbours, spacing_kji)
     kind = chosen.type
     if kind != "blastic":  # sclerotic islands that the lesion encloses are lesion too
-        mask |= enclosed(mask, spacing_kji) & dense
-        mask |= enclosed(mask, spacing_kji, BRIDGE_MM, in_plane=False) & dense & (hi_nb <= bhi)
+        mask |= enclosed(mask, spacing_kji, where=dense) & dense
+        mask |= enclosed(mask, spacing_kji, BRIDGE_MM, in_plane=False, where=dense) & dense & (hi_nb <= bhi)
         if kind == "lytic" and _island_share(mask, dense, hu, lesion_hu) >= criteria.mixed_fraction:
             kind = "mixed"
         if kind == "mixed":
