@@ -345,21 +345,45 @@ def _transitions(cands, hs, sol, kji_to_s, hi_lytic: float, reach_mm: float = 8.
     through soft-tissue densities: a disc across the canal with fat on one side and denser
     bone on the other.  A lesion has marrow on both sides (or a bone end).
     """
-    out = []
-    canal = sol & (hs < 600)
-    s_canal = kji_to_s(np.argwhere(canal))
-    hs_canal = hs[canal]
+    spans = []  # each lytic candidate's positions along the axis
     for c in cands:
-        if c.type != "lytic":
-            continue
-        box = bbox(c.mask)  # the same indices, in the same order, from the candidate's box
-        s = kji_to_s(np.argwhere(c.mask[box]) + np.array([b.start for b in box]))
-        lo, hi = s.min(), s.max()
+        if c.type == "lytic":
+            box = bbox(c.mask)  # the same indices, in the same order, from the candidate's box
+            s = kji_to_s(np.argwhere(c.mask[box]) + np.array([b.start for b in box]))
+            spans.append((c, s.min(), s.max()))
+    if not spans:
+        return []
+    # The canal is read on the slices that can hold a level within reach of a candidate (with a
+    # margin far above rounding): the positions of a whole bone's canal cost more than the rest.
+    slices = _slices_within(kji_to_s, sol.shape, [(lo - reach_mm, hi + reach_mm) for _, lo, hi in spans])
+    canal = sol[slices] & (hs[slices] < 600)
+    s_canal = kji_to_s(np.argwhere(canal) + [slices.start, 0, 0])
+    hs_canal = hs[slices][canal]
+    out = []
+    for c, lo, hi in spans:
         for band in ((s_canal > hi) & (s_canal <= hi + reach_mm), (s_canal < lo) & (s_canal >= lo - reach_mm)):
             if band.sum() > 10 and np.median(hs_canal[band]) > hi_lytic:
                 out.append(c)
                 break
     return out
+
+
+def _slices_within(kji_to_s, shape, spans, margin_mm: float = 1e-3) -> slice:
+    """The run of slices (axis 0) of a grid of ``shape`` that holds every voxel whose position
+    (kji_to_s) lies in one of ``spans`` ((lo, hi) mm): a slice's positions span those at the
+    corners of its plane (they are linear in the indices)."""
+    k = np.arange(shape[0])
+    corners = [(j, i) for j in (0, shape[1] - 1) for i in (0, shape[2] - 1)]
+    s = np.stack([kji_to_s(np.stack([k, np.full_like(k, j), np.full_like(k, i)], axis=1))
+                  for j, i in corners], axis=1)
+    lo, hi = s.min(axis=1) - margin_mm, s.max(axis=1) + margin_mm
+    keep = np.zeros(shape[0], dtype=bool)
+    for a, b in spans:
+        keep |= (hi >= a) & (lo <= b)
+    if not keep.any():
+        return slice(0, 0)
+    idx = np.flatnonzero(keep)
+    return slice(int(idx[0]), int(idx[-1]) + 1)
 
 
 def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | None = None,
