@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from implantgen.errors import PlanNotFeasible
-from implantgen.geometry import angle_deg
+from implantgen.geometry import angle_deg, bbox
 from implantgen.phantom import FemurSpec, femur_phantom
 from implantgen.plan import make_plan
 from implantgen.segment import segment_bones
@@ -143,6 +143,13 @@ def planned(name):
 
 def _dice(a, b):
     return 2 * np.count_nonzero(a & b) / (np.count_nonzero(a) + np.count_nonzero(b))
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_lesion_box_is_its_masks(name):
+    # Lesion.box spares later steps a pass over the whole CT: it must be the mask's own box.
+    _, target, _ = planned(name)
+    assert target.lesion.box == bbox(target.lesion.mask)
 
 
 @pytest.mark.parametrize("name", list(CASES))

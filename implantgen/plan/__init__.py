@@ -45,7 +45,8 @@ def make_plan(volume: Volume, target: Target, margin_mm: float, *, pain: str | N
             "long bones only (femur, tibia, humerus...): vertebral bodies and the pelvis are not "
             "planned yet; 'implantgen segment' still outlines the lesion.")
     cuts, extent = plan_osteotomies(volume, axis, lesion.mask, lesion.lesion_hu, lesion.normal_hu,
-                                    target.solid, margin_mm, islands=lesion.type == "mixed")
+                                    target.solid, margin_mm, islands=lesion.type == "mixed",
+                                    lesion_box=lesion.box)
     feasibility = check_feasibility(axis, cuts, margin_mm, target.name, limits)
     if feasibility.refusals and strict:
         raise PlanNotFeasible(feasibility.refusals[0])

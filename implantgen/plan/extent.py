@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from ..geometry import bbox, filter_size, footprint, index_points
+from ..geometry import bbox, filter_size, footprint, index_points, pad_box
 from ..records import Volume
 
 # A neighbour this many contrasts past the marrow (one contrast past the lesion) holds cortex,
@@ -235,13 +235,14 @@ def _indices(mask: np.ndarray, offset: np.ndarray) -> np.ndarray:
 
 
 def lesion_columns(volume: Volume, mask: np.ndarray, lesion_hu: float, normal_hu: float,
-                   bone: np.ndarray | None = None, islands: bool = False) -> LesionColumns:
-    """The lesion ``mask`` prepared for ``extent_along``; see ``lesion_extent``.
+                   bone: np.ndarray | None = None, islands: bool = False, box=None) -> LesionColumns:
+    """The lesion ``mask`` prepared for ``extent_along``; see ``lesion_extent``.  ``box``:
+    bbox(mask), when the caller has it.
 
     All of it is worked on in the lesion's box: nothing outside the mask changes a result, and
     a whole CT is a hundred times the voxels.
     """
-    box = bbox(mask, 2)
+    box = bbox(mask, 2) if box is None else pad_box(box, 2, mask.shape)
     offset = np.array([r.start for r in box])
     sub = mask[box]
     if bone is not None:

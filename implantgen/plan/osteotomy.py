@@ -31,10 +31,11 @@ class Osteotomy:
 def plan_osteotomies(volume: Volume, axis: BoneAxis, lesion_mask: np.ndarray, lesion_hu: float,
                      normal_hu: float, bone: np.ndarray, margin_mm: float,
                      local_window_mm: float = 40.0,
-                     islands: bool = False) -> tuple[list[Osteotomy], tuple[float, float]]:
+                     islands: bool = False, lesion_box=None) -> tuple[list[Osteotomy], tuple[float, float]]:
     """The two cuts (low end first) and the lesion's extent along the global axis; ``islands``:
-    a mixed lesion (see extent.LesionColumns)."""
-    lesion = lesion_columns(volume, lesion_mask, lesion_hu, normal_hu, bone, islands)  # once for 3 extents
+    a mixed lesion (see extent.LesionColumns); ``lesion_box``: bbox(lesion_mask), when known."""
+    lesion = lesion_columns(volume, lesion_mask, lesion_hu, normal_hu, bone, islands,  # once for 3 extents
+                            box=lesion_box)
     extent = extent_along(lesion, axis.point, axis.direction)
     cuts = []
     for side, sign, tip in (("low", -1.0, extent[0]), ("high", 1.0, extent[1])):

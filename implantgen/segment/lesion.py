@@ -60,6 +60,7 @@ class Lesion:
     source: str = "detected"
     other_candidates: list = field(default_factory=list)  # [(type, volume_ml, centre LPS)]
     warnings: tuple[str, ...] = ()
+    box: tuple | None = None  # bbox(mask), when known: spares later steps a pass over a whole CT
 
 
 @dataclass
@@ -551,6 +552,7 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     if inner is not None:
         full[_offset(roi, inner)] = mask[inner]
     voxels = int(np.count_nonzero(mask))  # counted as it grows: not over the whole CT
+    lesion_box = None if inner is None else _offset(roi, inner)
     if kind != "blastic":
         # Only around the lesion (its box grown by the reach, on the whole CT): the distance
         # maps of the whole bone's box are costly.
@@ -560,6 +562,9 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
                                           full[near], lesion_hu, spacing_kji, criteria.extension_mm)
         voxels += int(np.count_nonzero(ext & ~full[near]))
         full[near] |= ext
+        ext_box = bbox(ext)
+        if ext_box is not None:
+            lesion_box = _union(lesion_box, _offset(near, ext_box))
         if note:
             warnings.append(note)
     others = [(c.type, round(c.voxels * voxel_ml, 2),
@@ -567,7 +572,12 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
               for c in cands if c is not chosen]
     return Lesion(mask=full, type=kind, volume_ml=float(voxels) * voxel_ml,
                   lesion_hu=lesion_hu, normal_hu=normal_hu, other_candidates=others,
-                  warnings=tuple(warnings))
+                  warnings=tuple(warnings), box=lesion_box)
+
+
+def _union(a, b):
+    """The box (of slices) holding boxes ``a`` (or None) and ``b``."""
+    return b if a is None else tuple(slice(min(x.start, y.start), max(x.stop, y.stop)) for x, y in zip(a, b))
 
 
 def _on_roi(search: np.ndarray | None, box, roi, shape) -> np.ndarray | None:

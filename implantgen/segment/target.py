@@ -167,7 +167,7 @@ def find_target(volume: Volume, bones: BoneSegmentation, *, lesion_mask: np.ndar
             f"(searched for {criteria.describe()}{too_short}; other bones are searched around a "
             "--lesion-seed X,Y,Z): give a seed or --lesion-mask FILE if there is a lesion.")
     if seed is not None:
-        dist = [np.min(np.linalg.norm(voxel_points(volume, lesion.mask) - np.asarray(seed), axis=1))
+        dist = [np.min(np.linalg.norm(voxel_points(volume, lesion.mask, lesion.box) - np.asarray(seed), axis=1))
                 for _, _, lesion, _, _ in found]
         label, solid, lesion, long_bone, start = found[int(np.argmin(dist))]
     else:
@@ -180,6 +180,6 @@ def find_target(volume: Volume, bones: BoneSegmentation, *, lesion_mask: np.ndar
 
 def _finish(volume, bones, label, solid, lesion, long_bone, start: AxisStart) -> Target:
     # ``start``: the solid's own (solid may be a copy with the same voxels).
-    axis = bone_axis(volume, solid, exclude_points=voxel_points(volume, lesion.mask), start=start)
+    axis = bone_axis(volume, solid, exclude_points=voxel_points(volume, lesion.mask, lesion.box), start=start)
     name = bones.names.get(label, f"bone_{label}")
     return Target(label=label, name=name, solid=solid, lesion=lesion, axis=axis, long_bone=long_bone)
