@@ -26,7 +26,7 @@ import numpy as np
 from scipy import ndimage
 
 from .body import by_disk, disk
-from .components import PLANE4, label
+from .components import PLANE4, find_objects, label
 from ..geometry import bbox
 from .enclosure import enclosure
 from .hull import section_hulls
@@ -105,7 +105,7 @@ def spanned(pieces: np.ndarray, mask: np.ndarray, candidate: np.ndarray, spacing
     the break: in each slice, the convex hull of a piece and the bone in the band around it."""
     out = pieces > 0
     r = max(1, int(round(AROUND_MM / float(spacing[0]))))
-    for n, box in enumerate(ndimage.find_objects(pieces), start=1):
+    for n, box in enumerate(find_objects(pieces), start=1):
         if box is None:
             continue
         box = (box[0],) + tuple(slice(max(b.start - r, 0), b.stop + r) for b in box[1:])
