@@ -136,12 +136,24 @@ def trabecular_interior(g: np.ndarray, cortex: np.ndarray, body: np.ndarray, spa
     seeds = dense & (walled >= MIN_ENCLOSED)
     # Hysteresis, in the same slice: less walled-in voxels next to walled-in ones are interior
     # too (a wide gap in a blurred cortex), if textured like trabecular bone.
-    loose = dense & (walled >= LOOSE_ENCLOSED) & (local_sd(gb, spacing, TEXTURE_MM)[inner] >= TEXTURE_SD)
+    loose = _textured(dense & (walled >= LOOSE_ENCLOSED) & ~seeds, gb[inner[0]], inner[1:], spacing)
     interior = _reconstruct_in_plane(seeds, loose | seeds)
     # Where the interior ends along k against soft tissue (a disc), the partial-volume slice
     # is bone only if more than half-way from the disc to the bone beyond it (disc.py).
     core = (wide > FAT_MARROW_HU) & ~interior & body[box] & ~cortex[box]
     out[box] = interior & ~disc_edge(interior, core, wide, spacing)
+    return out
+
+
+def _textured(where: np.ndarray, g: np.ndarray, inner, spacing) -> np.ndarray:
+    """``where`` & (local_sd(g)[:, inner] >= TEXTURE_SD): the texture window on the slices
+    holding any of ``where`` only (the filter works in-plane: each slice's values are its own;
+    a femur's trabecular ends hold them, not its shaft)."""
+    out = np.zeros_like(where)
+    ks = np.flatnonzero(where.any(axis=(1, 2)))
+    if ks.size:
+        sd = local_sd(g[ks], spacing, TEXTURE_MM)[(slice(None),) + tuple(inner)]
+        out[ks] = where[ks] & (sd >= TEXTURE_SD)
     return out
 
 
