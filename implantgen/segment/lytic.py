@@ -45,11 +45,19 @@ _ALONG_K = np.zeros((3, 3, 3), dtype=bool)
 _ALONG_K[:, 1, 1] = True
 
 
-def lytic_holes(mask: np.ndarray, candidate: np.ndarray, spacing, reach_mm: float) -> np.ndarray:
+def lytic_holes(mask: np.ndarray, candidate, spacing, reach_mm: float) -> np.ndarray:
     """Voxels of ``candidate`` (not bone, not fat) walled in by ``mask`` in their slice (rays
-    within ``reach_mm``) and capped by it along k on both sides.  ``spacing`` is (i, j, k)."""
+    within ``reach_mm``) and capped by it along k on both sides.  ``spacing`` is (i, j, k).
+
+    ``candidate`` is a bool array like ``mask``, or a function of the (k,) bool slices where
+    it is read (those holding voxels outside ``mask`` walled in enough) giving that array,
+    right on those slices (costly tests need not run on the others)."""
     walled = enclosure(mask, spacing, reach_mm)
-    loose = candidate & ~mask & (walled >= LOOSE_ENCLOSED)
+    loose = ~mask & (walled >= LOOSE_ENCLOSED)
+    if callable(candidate):
+        # Read below only within the pieces of ``loose`` and their slices (spanned).
+        candidate = candidate(loose.any(axis=(1, 2)))
+    loose &= candidate
     labels, n = label(loose, structure=PLANE4)
     seeded = np.zeros(n + 1, dtype=bool)
     seeded[labels[loose & (walled >= MIN_ENCLOSED)]] = True
