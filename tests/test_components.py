@@ -49,3 +49,21 @@ def test_views_non_bool_2d_and_empty():
     empty = np.zeros((4, 5, 6), dtype=bool)
     got, n = label(empty, _PLANE4)
     assert n == 0 and not got.any() and got.dtype == np.int32
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 5])
+def test_find_objects_is_ndimage(count):
+    from implantgen.segment.components import find_objects
+
+    rng = np.random.default_rng(count)
+    labels = np.zeros((13, 17, 19), dtype=np.int32)
+    for lab in range(1, count + 1):
+        if lab == 2:
+            continue  # a label with no voxel: None, as ndimage's
+        k, j, i = rng.integers(0, 10, 3)
+        labels[k:k + rng.integers(1, 4), j:j + rng.integers(1, 8), i:i + 9] = lab
+    if count:
+        labels[labels.shape[0] - 1, 0, labels.shape[2] - 1] = count  # the array's corners
+    want = ndimage.find_objects(labels)
+    assert find_objects(labels) == want
+    assert find_objects(labels, count) == want

@@ -77,9 +77,21 @@ def fill_holes_2d(mask: np.ndarray) -> np.ndarray:
     return ~outside[background] | mask
 
 
-@per_slice()
 def wide_patches(mask: np.ndarray, spacing, min_mm2: float) -> np.ndarray:
     """The in-plane (8-connected) pieces of ``mask`` of at least ``min_mm2``."""
+    # A slice holding less than that in all holds no such piece: only the others are labelled.
+    area = np.count_nonzero(mask, axis=(1, 2)) * float(spacing[0] * spacing[1])
+    ks = np.flatnonzero(area >= min_mm2)
+    if ks.size == mask.shape[0]:
+        return _wide_patches(mask, spacing, min_mm2)
+    out = np.zeros(mask.shape, dtype=bool)
+    if ks.size:
+        out[ks] = _wide_patches(mask[ks], spacing, min_mm2)
+    return out
+
+
+@per_slice()
+def _wide_patches(mask: np.ndarray, spacing, min_mm2: float) -> np.ndarray:
     labels, n = label(mask, structure=PLANE8)
     if n == 0:
         return mask

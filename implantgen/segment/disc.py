@@ -28,13 +28,30 @@ def disc_edge(interior: np.ndarray, core: np.ndarray, wide: np.ndarray, spacing)
     out = np.zeros_like(interior)
     if interior.shape[0] < 3:
         return out
-    core = wide_patches(core, spacing, DISC_CORE_MM2)
+    # Both filters below work in-plane, each slice on its own: only the slices next to the
+    # interior's (the patches) and those holding a face (the square) are worked on.
+    held = interior.any(axis=(1, 2))
+    near = np.zeros_like(held)
+    near[:-1] |= held[1:]
+    near[1:] |= held[:-1]
+    core = _on_slices(lambda c: wide_patches(c, spacing, DISC_CORE_MM2), core & near[:, None, None])
     here, up, down = slice(1, -1), slice(2, None), slice(None, -2)
     face = np.zeros_like(interior)
     face[here] = interior[here] & (core[up] | core[down])
     # Only a face square to k, as an endplate is: the steps of a surface oblique to the slices
     # (a tilted sacrum, a rib) are narrow rims, mostly not face in a small square around them.
     r = [max(1, int(round(FACE_MM / float(s)))) for s in (spacing[1], spacing[0])]
-    face &= ndimage.uniform_filter(face.astype(np.float32), (1, 2 * r[0] + 1, 2 * r[1] + 1)) >= FACE_SHARE
+    face = _on_slices(lambda f: f & (ndimage.uniform_filter(f.astype(np.float32), (1, 2 * r[0] + 1, 2 * r[1] + 1))
+                                     >= FACE_SHARE), face)
     out[here] = face[here] & (wide[here] < 0.5 * (wide[up] + wide[down]))
+    return out
+
+
+def _on_slices(func, mask: np.ndarray) -> np.ndarray:
+    """func(mask) for a ``func`` that works on each slice on its own and leaves an empty slice
+    empty: run on the slices holding anything only."""
+    out = np.zeros_like(mask)
+    ks = np.flatnonzero(mask.any(axis=(1, 2)))
+    if ks.size:
+        out[ks] = func(mask[ks])
     return out

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from .components import label
+from .components import find_objects, label
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ def bone_features(labels: np.ndarray, volume_affine: np.ndarray, spacing, marrow
     spacing = np.asarray(spacing, dtype=float)
     voxel_ml = float(np.prod(spacing)) / 1000.0
     out = []
-    for lab, box in enumerate(ndimage.find_objects(labels), start=1):
+    for lab, box in enumerate(find_objects(labels), start=1):
         if box is None:
             continue
         m = labels[box] == lab
@@ -98,7 +98,7 @@ def max_depth(mask: np.ndarray, spacing_kji) -> float:
     # The candidates cluster where the bone is thickest (a femur: its head and its condyles):
     # each cluster on its own box, the highest upper bound first, while it can still win.
     groups, n = label(candidates, structure=np.ones((3, 3, 3), dtype=bool))
-    slices = ndimage.find_objects(groups)
+    slices = find_objects(groups, n)
     reach = [float(upper[sl][groups[sl] == g].max()) for g, sl in enumerate(slices, start=1)]
     best = -np.inf
     for g in np.argsort(-np.asarray(reach), kind="stable"):

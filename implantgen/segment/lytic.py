@@ -26,7 +26,7 @@ import numpy as np
 from scipy import ndimage
 
 from .body import by_disk, disk
-from .components import PLANE4, label
+from .components import PLANE4, find_objects, label
 from ..geometry import bbox
 from .enclosure import enclosure
 from .hull import section_hulls
@@ -45,11 +45,19 @@ _ALONG_K = np.zeros((3, 3, 3), dtype=bool)
 _ALONG_K[:, 1, 1] = True
 
 
-def lytic_holes(mask: np.ndarray, candidate: np.ndarray, spacing, reach_mm: float) -> np.ndarray:
+def lytic_holes(mask: np.ndarray, candidate, spacing, reach_mm: float) -> np.ndarray:
     """Voxels of ``candidate`` (not bone, not fat) walled in by ``mask`` in their slice (rays
-    within ``reach_mm``) and capped by it along k on both sides.  ``spacing`` is (i, j, k)."""
+    within ``reach_mm``) and capped by it along k on both sides.  ``spacing`` is (i, j, k).
+
+    ``candidate`` is a bool array like ``mask``, or a function of the (k,) bool slices where
+    it is read (those holding voxels outside ``mask`` walled in enough) giving that array,
+    right on those slices (costly tests need not run on the others)."""
     walled = enclosure(mask, spacing, reach_mm)
-    loose = candidate & ~mask & (walled >= LOOSE_ENCLOSED)
+    loose = ~mask & (walled >= LOOSE_ENCLOSED)
+    if callable(candidate):
+        # Read below only within the pieces of ``loose`` and their slices (spanned).
+        candidate = candidate(loose.any(axis=(1, 2)))
+    loose &= candidate
     labels, n = label(loose, structure=PLANE4)
     seeded = np.zeros(n + 1, dtype=bool)
     seeded[labels[loose & (walled >= MIN_ENCLOSED)]] = True
@@ -105,7 +113,7 @@ def spanned(pieces: np.ndarray, mask: np.ndarray, candidate: np.ndarray, spacing
     the break: in each slice, the convex hull of a piece and the bone in the band around it."""
     out = pieces > 0
     r = max(1, int(round(AROUND_MM / float(spacing[0]))))
-    for n, box in enumerate(ndimage.find_objects(pieces), start=1):
+    for n, box in enumerate(find_objects(pieces), start=1):
         if box is None:
             continue
         box = (box[0],) + tuple(slice(max(b.start - r, 0), b.stop + r) for b in box[1:])

@@ -19,7 +19,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.segmentation import watershed
 
-from .components import label
+from .components import find_objects, label
 from .disc_cut import cut_at_discs
 from .filters import dilate_cross
 
@@ -50,7 +50,7 @@ def tree_leaves(f: np.ndarray, mask: np.ndarray, levels, accept, big_enough=None
     seeds = np.zeros(mask.shape, dtype=np.int32)
     labels, n = label(mask, structure=_CONN)
     stack = [(labels[box] == c, tuple(s.start for s in box), 0)
-             for c, box in enumerate(ndimage.find_objects(labels), start=1)]
+             for c, box in enumerate(find_objects(labels, n), start=1)]
     count = 0
     while stack:
         piece, origin, start = stack.pop()
@@ -70,7 +70,7 @@ def tree_leaves(f: np.ndarray, mask: np.ndarray, levels, accept, big_enough=None
                 chosen = [b for b in chosen if big_enough(int(sizes[b]))]
             pieces = []
             if len(chosen) >= 2:
-                boxes = ndimage.find_objects(sub)
+                boxes = find_objects(sub, ns)
                 pieces = [(sub[boxes[b - 1]] == b,
                            tuple(slice(o + s.start, o + s.stop) for o, s in zip(origin, boxes[b - 1])))
                           for b in chosen]
@@ -154,7 +154,7 @@ def separate_bones(solid: np.ndarray, g: np.ndarray, cortex_hu: float, spacing,
     regions = split_by_density(solid, g, cortex_hu, spacing)
     out = np.zeros(solid.shape, dtype=np.int32)
     n = 0
-    for r, box in enumerate(ndimage.find_objects(regions), start=1):
+    for r, box in enumerate(find_objects(regions), start=1):
         if box is None:
             continue
         region = regions[box] == r
@@ -172,7 +172,7 @@ def _cut_discs(parts: np.ndarray, g: np.ndarray, spacing) -> np.ndarray:
     """``parts`` (int labels 1..n) with each part cut along the discs it walls in (disc_cut.py)."""
     out = np.zeros_like(parts)
     n = 0
-    for p, box in enumerate(ndimage.find_objects(parts), start=1):
+    for p, box in enumerate(find_objects(parts), start=1):
         if box is None:
             continue
         own = parts[box] == p

@@ -136,12 +136,24 @@ def trabecular_interior(g: np.ndarray, cortex: np.ndarray, body: np.ndarray, spa
     seeds = dense & (walled >= MIN_ENCLOSED)
     # Hysteresis, in the same slice: less walled-in voxels next to walled-in ones are interior
     # too (a wide gap in a blurred cortex), if textured like trabecular bone.
-    loose = dense & (walled >= LOOSE_ENCLOSED) & (local_sd(gb, spacing, TEXTURE_MM)[inner] >= TEXTURE_SD)
+    loose = _textured(dense & (walled >= LOOSE_ENCLOSED) & ~seeds, gb[inner[0]], inner[1:], spacing)
     interior = _reconstruct_in_plane(seeds, loose | seeds)
     # Where the interior ends along k against soft tissue (a disc), the partial-volume slice
     # is bone only if more than half-way from the disc to the bone beyond it (disc.py).
     core = (wide > FAT_MARROW_HU) & ~interior & body[box] & ~cortex[box]
     out[box] = interior & ~disc_edge(interior, core, wide, spacing)
+    return out
+
+
+def _textured(where: np.ndarray, g: np.ndarray, inner, spacing) -> np.ndarray:
+    """``where`` & (local_sd(g)[:, inner] >= TEXTURE_SD): the texture window on the slices
+    holding any of ``where`` only (the filter works in-plane: each slice's values are its own;
+    a femur's trabecular ends hold them, not its shaft)."""
+    out = np.zeros_like(where)
+    ks = np.flatnonzero(where.any(axis=(1, 2)))
+    if ks.size:
+        sd = local_sd(g[ks], spacing, TEXTURE_MM)[(slice(None),) + tuple(inner)]
+        out[ks] = where[ks] & (sd >= TEXTURE_SD)
     return out
 
 
@@ -210,12 +222,17 @@ def local_sd(g: np.ndarray, spacing, size_mm: float) -> np.ndarray:
 def disc_like(g: np.ndarray, spacing) -> np.ndarray:
     """Voxels in a valley along z between denser layers above and below (an intervertebral
     disc between two endplates): walled in like trabecular bone, but not bone."""
-    n = max(1, int(round(DISC_REACH_MM / float(spacing[2]))))
+    n = _disc_slices(spacing)
     above = _max_ahead(g, n)
     below = _max_ahead(g[::-1], n)[::-1]
     # Where the scan cuts the column, the endplate on the one side present has to do.
     with np.errstate(invalid="ignore"):
         return g < np.fmin(above, below) - DISC_VALLEY_HU
+
+
+def _disc_slices(spacing) -> int:
+    """Slices that disc_like reads above and below each voxel."""
+    return max(1, int(round(DISC_REACH_MM / float(spacing[2]))))
 
 
 def _max_ahead(g: np.ndarray, n: int) -> np.ndarray:
@@ -356,8 +373,27 @@ def _without_vessels(inside: np.ndarray, g: np.ndarray, near, spacing, levels: L
 
 def _lytic(mask: np.ndarray, g: np.ndarray, inside: np.ndarray, spacing) -> np.ndarray:
     """lytic.py's lesion voxels: not bone, not fat, not a disc (disc_like)."""
-    candidate = inside & (g > FAT_MARROW_HU) & ~disc_like(smooth(g, spacing, WIDE_MM), spacing)
+    def candidate(read: np.ndarray) -> np.ndarray:
+        # The wide Gaussian works in-plane and disc_like reads n slices along k: on runs of
+        # the slices read, grown by n (or to the array's end), the values there are the same.
+        out = np.zeros_like(mask)
+        n = _disc_slices(spacing)
+        for a, b in _runs(np.flatnonzero(read), 2 * n + 1):
+            k = slice(max(a - n, 0), min(b + 1 + n, mask.shape[0]))
+            near = ~disc_like(smooth(g[k], spacing, WIDE_MM), spacing)
+            out[k] = inside[k] & (g[k] > FAT_MARROW_HU) & near
+        out &= read[:, None, None]
+        return out
+
     return lytic_holes(mask, candidate, spacing, REACH_MM)
+
+
+def _runs(ks: np.ndarray, gap: int) -> list[tuple[int, int]]:
+    """(first, last) of the runs of sorted ``ks`` broken where they step by more than ``gap``."""
+    if ks.size == 0:
+        return []
+    cut = np.flatnonzero(np.diff(ks) > gap)
+    return list(zip(ks[np.r_[0, cut + 1]].tolist(), ks[np.r_[cut, ks.size - 1]].tolist()))
 
 
 def bone_solid(hu: np.ndarray, body: np.ndarray, spacing, exclude: np.ndarray | None = None,
