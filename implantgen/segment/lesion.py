@@ -8,6 +8,7 @@ is suspicious), lytic metastases have soft-tissue density (~20-80 HU), untreated
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -269,6 +270,13 @@ def _refine(core: np.ndarray, hu: np.ndarray, median: LazyMedian, allowed: np.nd
     clear = [half >= _OWN_VALUE_SPREADS * spread for half in (lesion_hu - lo, hi - lesion_hu)]
     reads = [hu if c else hs for c in clear]
     window = (reads[0] > lo) & (reads[1] < hi)
+    if not clear[0] and np.isfinite(hi):
+        # A median beside anything denser than soft tissue can be (the cortex, its partial
+        # volume, an island) reads it: a layer of marrow a voxel or two thin between a lesion
+        # and the cortex was lifted past the lower midpoint (taken as lesion, 1-2 voxels deep
+        # along the endosteum of mixed lesions on 1.3 x 2.5 mm voxels).  There a voxel whose
+        # own value reads the lower neighbour is not lesion.
+        window &= ~_beside(hu, window & (hu <= lo), median.size, _CLEARLY_BONE_HU)
     # Where no neighbour's own values (as the window reads them) come near its midpoint, what
     # passes the window beyond the lesion is partial volume (shells thin in-plane), and the
     # opening need not reach across thick slices, where it cuts off a lesion's end slice (half
@@ -288,6 +296,20 @@ def _refine(core: np.ndarray, hu: np.ndarray, median: LazyMedian, allowed: np.nd
     holes = fill_holes(out) & ~out
     hs = median.at(holes)
     return out | (holes & (hs > lo) & (hs < hi))
+
+
+def _beside(hu: np.ndarray, where: np.ndarray, size, level: float) -> np.ndarray:
+    """The voxels of ``where`` whose box of ``size`` (odd per axis) holds a value above
+    ``level``: looked up at those voxels only (few, at boundaries), not filtered over the grid."""
+    out = np.zeros_like(where)
+    idx = np.nonzero(where)
+    if not idx[0].size:
+        return out
+    hit = np.zeros(idx[0].size, dtype=bool)
+    for off in itertools.product(*[range(-(int(n) // 2), int(n) // 2 + 1) for n in size]):
+        hit |= hu[tuple(np.clip(i + o, 0, n - 1) for i, o, n in zip(idx, off, hu.shape))] > level
+    out[idx] = hit
+    return out
 
 
 def _stands_clear(values: np.ndarray, tissue: np.ndarray | None, mid: float) -> bool:
