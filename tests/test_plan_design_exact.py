@@ -11,7 +11,7 @@ from implantgen.design.profile import Frame, _outer_samples, _ray_indices, _samp
 from implantgen.geometry import bbox, voxel_points
 from implantgen.plan.extent import _index_extent
 from implantgen.records import Volume
-from implantgen.segment.lesion import _positions
+from implantgen.segment.transitions import positions as _positions
 
 
 def _volume(shape, oblique: bool, rng) -> Volume:

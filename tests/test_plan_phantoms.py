@@ -427,7 +427,7 @@ def test_a_lesion_destroying_most_of_the_cortex(name):
 # of one radius with lesion density between them) and the emptied sections filled with the circle
 # of the round sections on both sides.  Measured: Dice 0.940-0.964, the solid 0.974-0.978,
 # extents and planes within 0.6 mm, normals within 0.4 degrees, involvement 1.0, Mirels size 3.
-# Mixed ones are typed mixed (their islands 0.32-0.38 of the lesion by _island_share, the mark
+# Mixed ones are typed mixed (their islands 0.32-0.38 of the lesion by mixed_lesion.island_share, the mark
 # 0.2; Mirels' lesion-type item 2, not lytic's 3): Dice 0.926-0.954 below, extents and planes
 # within 0.72 mm.  Their ends overshot: the lesion's end is blunt across the whole canal, and in
 # the slice past it voxels holding a sliver of an island (their centres in marrow) read as

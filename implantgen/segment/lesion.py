@@ -9,18 +9,22 @@ is suspicious), lytic metastases have soft-tissue density (~20-80 HU), untreated
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage
 
-from .components import label
-from ..geometry import bbox, filter_size, index_points, pad_box
+from ..geometry import bbox, filter_size, pad_box
 from ..records import LesionCriteria, Volume
+from .candidates import MIN_PIECE, dilated, offset_box, opened, pick, window_pieces
+from .components import label
 from .extension import soft_tissue_extension
-from .filters import LazyMedian, box_extreme, dilate_cross, erode_cross, grow_box
+from .filters import LazyMedian, box_extreme, erode_cross, grow_box
+from .mixed import BRIDGE_MM, enclosed, island_tips
+from .mixed_lesion import (CLEARLY_BONE_HU, clear_of_islands, edge_islands, holds_islands, island_clear_level,
+                           island_share, joined, merge_mixed)
 from .slices import in_two
-from .mixed import BRIDGE_MM, ISLAND_REACH_MM, within_mm, enclosed, held_apart, island_tips
+from .transitions import positions, transitions
 
 
 _TRABECULAR_CONTRAST = 40.0  # HU below trabecular bone that a lytic lesion must at least be
@@ -43,10 +47,6 @@ HOST_REACH_MM = 20.0
 HOST_LEVEL_MM = 10.0
 HOST_DEPTH_MM = 3.0
 _RIM = 3  # voxels around the bone that the filters read (see detect_lesion)
-_MIN_PIECE = 8  # voxels: smaller lytic pieces are noise, larger ones may be joined by islands
-# A mixed lesion's level is read a voxel clear of anything denser than soft tissue can be
-# (islands' and cortex's partial volume), from at least this many voxels
-_CLEARLY_BONE_HU, _MIN_CLEAR = 250.0, 50
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,48 +64,6 @@ class Lesion:
     box: tuple | None = None  # bbox(mask), when known: spares later steps a pass over a whole CT
 
 
-@dataclass
-class _Candidate:
-    mask: np.ndarray  # bool, ROI grid
-    type: str
-    voxels: int
-    centre_kji: np.ndarray
-
-
-def _opened(mask: np.ndarray, spacing_kji=None) -> np.ndarray:
-    # One voxel of opening removes the thin partial-volume shells between marrow, cortex and
-    # muscle, whose mixed values fall into any lesion window.  Given the spacing, not across
-    # thick slices: there a lesion's end is one slice thick and would be opened away.
-    axes = range(3)
-    if spacing_kji is not None:
-        axes = [axis for axis, n in enumerate(filter_size(spacing_kji)) if n > 1]
-    # binary_opening with that cross, on the mask's box with two empty voxels around (or the
-    # array's edge), as shifted whole-array operations: the same voxels.
-    out = np.zeros_like(mask)
-    box = bbox(mask, 2)
-    if box is not None:
-        out[box] = dilate_cross(erode_cross(mask[box], axes), axes)
-    return out
-
-
-def _dilated(mask: np.ndarray, iterations: int) -> np.ndarray:
-    """ndimage.binary_dilation(mask, iterations=...) worked on the mask's box grown by as much."""
-    out = np.zeros_like(mask)
-    box = bbox(mask, iterations + 1)
-    if box is not None:
-        out[box] = ndimage.binary_dilation(mask[box], iterations=iterations)
-    return out
-
-
-def _centre(mask: np.ndarray) -> np.ndarray:
-    """ndimage.center_of_mass(mask), from the mask's box: the index sums are whole numbers,
-    exact in floating point, so the quotient is the same float."""
-    box = bbox(mask)
-    kji = np.nonzero(mask[box])
-    n = len(kji[0])
-    return np.array([float(int(idx.sum()) + n * b.start) / n for idx, b in zip(kji, box)])
-
-
 def _between(lo_nb, hi_nb, low: float, high: float) -> np.ndarray:
     """Voxels whose neighbourhood spans from below ``low`` to above ``high``.
 
@@ -113,141 +71,6 @@ def _between(lo_nb, hi_nb, low: float, high: float) -> np.ndarray:
     densities included; a voxel with both marrow and cortex next to it is such a mixture.
     """
     return (lo_nb < low) & (hi_nb > high)
-
-
-def _components(mask: np.ndarray, kind: str, min_voxels: int) -> list[_Candidate]:
-    # Labelled on the mask's box: the pieces are numbered in the same (raster) order.
-    box = bbox(mask)
-    if box is None:
-        return []
-    labels, n = label(mask[box])
-    sizes = np.bincount(labels.ravel())[1:]
-    boxes = ndimage.find_objects(labels)
-    out = []
-    for i in np.flatnonzero(sizes >= min_voxels):  # each big piece set on its own box
-        piece = np.zeros_like(mask)
-        piece[_offset(box, boxes[i])] = labels[boxes[i]] == i + 1
-        out.append(_Candidate(piece, kind, int(sizes[i]), _centre(piece)))
-    return out
-
-
-def _offset(outer, inner):
-    return tuple(slice(o.start + i.start, o.start + i.stop) for o, i in zip(outer, inner))
-
-
-def _joined(pieces: list[_Candidate], between, dense: np.ndarray, spacing_kji,
-            min_voxels: int) -> list[_Candidate]:
-    """Lesions of lytic ``pieces`` with the sclerotic islands they enclose (segment/mixed.py):
-    pieces that islands hold apart are one, and its islands count towards its size."""
-    out = []
-    sizes = [c.voxels for c in pieces]
-    for group, islands in held_apart([c.mask for c in pieces], sizes, between, dense, spacing_kji, min_voxels):
-        voxels = sum(sizes[i] for i in group) + islands
-        if voxels < min_voxels:
-            continue
-        if len(group) == 1:
-            out.append(replace(pieces[group[0]], voxels=voxels))
-        else:
-            mask = np.logical_or.reduce([pieces[i].mask for i in group])
-            out.append(_Candidate(mask, "lytic", voxels, _centre(mask)))
-    return out
-
-
-def _clear_of_islands(chosen: _Candidate, dense: np.ndarray) -> np.ndarray:
-    """The lesion's own voxels to read its level from: those beside dense bone (sclerotic
-    islands, a thinned cortex at its break) are left out, as their partial volume lifts its
-    median: a mixed lesion's came to the muscle's, and its soft-tissue extension leaked 4 mm
-    into the muscle past the lesion's end."""
-    if chosen.type == "blastic":
-        return chosen.mask
-    clear = chosen.mask & ~_dilated(dense & _dilated(chosen.mask, 1), 1)
-    return clear if clear.any() else chosen.mask
-
-
-def _edge_islands(mask: np.ndarray, dense: np.ndarray, spacing_kji) -> np.ndarray:
-    """Sclerotic islands at a mixed lesion's edge, which its closing does not enclose: the
-    dense voxels within ISLAND_REACH_MM of it that join it."""
-    near = dense & ~mask
-    box = bbox(mask, np.ceil(ISLAND_REACH_MM / np.asarray(spacing_kji)).astype(int) + 1)
-    if box is None or not near[box].any():
-        return np.zeros_like(mask)
-    sub = near[box] & within_mm(mask[box], spacing_kji, ISLAND_REACH_MM)
-    labels, _ = label(sub | mask[box])
-    keep = np.unique(labels[mask[box]])
-    out = np.zeros_like(mask)
-    out[box] = sub & np.isin(labels, keep[keep > 0])
-    return out
-
-
-def _island_share(mask: np.ndarray, dense: np.ndarray, hu: np.ndarray, lesion_hu: float) -> float:
-    """The share of a lesion ``mask`` that is sclerotic islands: its dense voxels', or by
-    volume, each voxel's share of the islands' level over the lesion's.  On 1.3 mm pixels and
-    2.5 mm slices most of an island's voxels are partial volumes below the dense window: islands
-    of 30% of a mixed lesion counted 17-20% of its voxels, and 31-35% by volume (lytic lesions:
-    1-2%, and 7-10% by volume, the cortex's blur at their edges)."""
-    n, islands = np.count_nonzero(mask), mask & dense
-    if np.count_nonzero(islands) <= 20:
-        return np.count_nonzero(islands) / max(n, 1)
-    level = float(np.median(hu[islands]))
-    volume = float(np.clip((hu[mask] - lesion_hu) / (level - lesion_hu), 0.0, 1.0).mean())
-    return max(np.count_nonzero(islands) / n, volume)
-
-
-def _holds_islands(chosen: _Candidate, dense: np.ndarray, spacing_kji) -> bool:
-    """Whether a lytic candidate's folds (its closing across BRIDGE_MM) hold dense bone: a
-    mixed lesion's islands.  None on the lytic femur phantoms, 22-186 voxels on mixed ones."""
-    if chosen.type == "blastic":
-        return False
-    folds = enclosed(chosen.mask, spacing_kji, BRIDGE_MM, in_plane=False, where=dense)
-    return np.count_nonzero(folds & dense) >= _MIN_PIECE
-
-
-def _island_clear_level(mask: np.ndarray, hu: np.ndarray) -> float:
-    """A mixed lesion's own level: the median of its voxels an in-plane step clear of any voxel
-    denser than soft tissue can be (the islands' and the cortex's partial volume), where there
-    are enough, else where its values crowd.  In-plane: slices are often thicker than pixels,
-    and a step across them left too few voxels on small lesions."""
-    box = bbox(mask, 2)
-    sub = mask[box] & ~dilate_cross(hu[box] > _CLEARLY_BONE_HU, (1, 2))
-    if np.count_nonzero(sub) >= _MIN_CLEAR:
-        return float(np.median(hu[box][sub]))
-    return _crowded_level(hu[mask])
-
-
-def _crowded_level(values: np.ndarray) -> float:
-    """The median of the shortest interval holding half of ``values`` (the shorth): a level
-    that values spread to one side by partial volume do not move (a third instead: Dice 0.84
-    -> 0.82 median over 12 random mixed lesions on 1.3 x 2.5 mm voxels)."""
-    v = np.sort(values.astype(float))
-    h = len(v) // 2 + 1
-    i = int(np.argmin(v[h - 1:] - v[:len(v) - h + 1]))
-    return float(np.median(v[i:i + h]))
-
-
-def _merge_mixed(lytic, blastic, hu, share: float, spacing_kji) -> list[_Candidate]:
-    """Join lytic and blastic parts that touch into one lesion, typed by their shares.  A
-    blastic part joins only where the lytic part holds at least half of it in its folds (its
-    closing, segment/mixed.py): dense bone merely beside a lytic lesion (an osteophyte at a
-    vertebra's rim, running up and down past it) is not part of it."""
-    merged, used = [], set()
-    for lc in lytic:
-        near = _dilated(lc.mask, 2) if blastic else None
-        touching = [i for i, bc in enumerate(blastic) if (near & bc.mask).any()]
-        if touching:
-            folds = enclosed(lc.mask, spacing_kji, BRIDGE_MM, in_plane=False,
-                             where=np.logical_or.reduce([blastic[i].mask for i in touching]))
-            touching = [i for i in touching if 2 * np.count_nonzero(folds & blastic[i].mask) >= blastic[i].voxels]
-        mask = lc.mask.copy()
-        for i in touching:
-            mask |= blastic[i].mask
-            used.add(i)
-        blastic_voxels = sum(blastic[i].voxels for i in touching)
-        total = lc.voxels + blastic_voxels
-        kind = "mixed" if min(lc.voxels, blastic_voxels) >= share * total else (
-            "lytic" if lc.voxels >= blastic_voxels else "blastic")
-        merged.append(_Candidate(mask, kind, total, _centre(mask) if touching else lc.centre_kji))
-    merged += [bc for i, bc in enumerate(blastic) if i not in used]
-    return sorted(merged, key=lambda c: (-c.voxels, tuple(c.centre_kji)))
 
 
 def _refine(core: np.ndarray, hu: np.ndarray, median: LazyMedian, allowed: np.ndarray,
@@ -276,7 +99,7 @@ def _refine(core: np.ndarray, hu: np.ndarray, median: LazyMedian, allowed: np.nd
         # and the cortex was lifted past the lower midpoint (taken as lesion, 1-2 voxels deep
         # along the endosteum of mixed lesions on 1.3 x 2.5 mm voxels).  There a voxel whose
         # own value reads the lower neighbour is not lesion.
-        window &= ~_beside(hu, window & (hu <= lo), median.size, _CLEARLY_BONE_HU)
+        window &= ~_beside(hu, window & (hu <= lo), median.size, CLEARLY_BONE_HU)
     # Where no neighbour's own values (as the window reads them) come near its midpoint, what
     # passes the window beyond the lesion is partial volume (shells thin in-plane), and the
     # opening need not reach across thick slices, where it cuts off a lesion's end slice (half
@@ -286,7 +109,7 @@ def _refine(core: np.ndarray, hu: np.ndarray, median: LazyMedian, allowed: np.nd
     quiet = all(_stands_clear(values, tissue, mid)
                 for side, values, mid in ((below, reads[0], lo), (above, reads[1], hi))
                 for _, tissue in side)
-    wide = _opened(allowed & window, spacing_kji if quiet else None) | core
+    wide = opened(allowed & window, spacing_kji if quiet else None) | core
     box = bbox(wide)  # holds the core: only its pieces are kept
     labels, _ = label(wide[box])
     keep = np.unique(labels[core[box]])
@@ -341,72 +164,6 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
 def _spread(values: np.ndarray) -> float:
     """Robust standard deviation (noise and texture) of a lesion's values."""
     return 1.4826 * float(np.median(np.abs(values - np.median(values))))
-
-
-def _pick(cands: list[_Candidate], seed_kji, spacing_kji) -> _Candidate:
-    if seed_kji is None:
-        return cands[0]
-    seed = np.round(seed_kji).astype(int)
-    for c in cands:
-        if all(0 <= s < n for s, n in zip(seed, c.mask.shape)) and c.mask[tuple(seed)]:
-            return c
-    dist = [np.linalg.norm((c.centre_kji - seed_kji) * spacing_kji) for c in cands]
-    return cands[int(np.argmin(dist))]
-
-
-def _positions(volume: Volume, kji: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """index_to_physical(voxel centres at (N, 3) ``kji``) @ ``d``, to the bit.  The product with
-    ``d`` stays a matrix product: its rounding (fused multiply-adds) is not numpy's elementwise
-    one, and a row's result depends on that row only."""
-    return index_points(volume, kji) @ d
-
-
-def _transitions(cands, hs, sol, kji_to_s, hi_lytic: float, reach_mm: float = 8.0) -> list:
-    """Lytic candidates that are the marrow's normal change from fat to trabecular bone.
-
-    Towards the metaphysis fatty marrow turns into trabecular bone, and the change passes
-    through soft-tissue densities: a disc across the canal with fat on one side and denser
-    bone on the other.  A lesion has marrow on both sides (or a bone end).
-    """
-    spans = []  # each lytic candidate's positions along the axis
-    for c in cands:
-        if c.type == "lytic":
-            box = bbox(c.mask)  # the same indices, in the same order, from the candidate's box
-            s = kji_to_s(np.argwhere(c.mask[box]) + np.array([b.start for b in box]))
-            spans.append((c, s.min(), s.max()))
-    if not spans:
-        return []
-    # The canal is read on the slices that can hold a level within reach of a candidate (with a
-    # margin far above rounding): the positions of a whole bone's canal cost more than the rest.
-    slices = _slices_within(kji_to_s, sol.shape, [(lo - reach_mm, hi + reach_mm) for _, lo, hi in spans])
-    canal = sol[slices] & (hs[slices] < 600)
-    s_canal = kji_to_s(np.argwhere(canal) + [slices.start, 0, 0])
-    hs_canal = hs[slices][canal]
-    out = []
-    for c, lo, hi in spans:
-        for band in ((s_canal > hi) & (s_canal <= hi + reach_mm), (s_canal < lo) & (s_canal >= lo - reach_mm)):
-            if band.sum() > 10 and np.median(hs_canal[band]) > hi_lytic:
-                out.append(c)
-                break
-    return out
-
-
-def _slices_within(kji_to_s, shape, spans, margin_mm: float = 1e-3) -> slice:
-    """The run of slices (axis 0) of a grid of ``shape`` that holds every voxel whose position
-    (kji_to_s) lies in one of ``spans`` ((lo, hi) mm): a slice's positions span those at the
-    corners of its plane (they are linear in the indices)."""
-    k = np.arange(shape[0])
-    corners = [(j, i) for j in (0, shape[1] - 1) for i in (0, shape[2] - 1)]
-    s = np.stack([kji_to_s(np.stack([k, np.full_like(k, j), np.full_like(k, i)], axis=1))
-                  for j, i in corners], axis=1)
-    lo, hi = s.min(axis=1) - margin_mm, s.max(axis=1) + margin_mm
-    keep = np.zeros(shape[0], dtype=bool)
-    for a, b in spans:
-        keep |= (hi >= a) & (lo <= b)
-    if not keep.any():
-        return slice(0, 0)
-    idx = np.flatnonzero(keep)
-    return slice(int(idx[0]), int(idx[-1]) + 1)
 
 
 def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | None = None,
@@ -489,31 +246,31 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
                           max(criteria.blastic_depth_mm, 1.5 * float(spacing_kji.max())))
     # Pieces that islands hold apart are one lesion before anything is judged by its ends: an
     # island and the partial volume between it and lytic tissue (next to both) join them.
-    pieces = _opened(lytic_core)
+    pieces = opened(lytic_core)
 
     def between(box):
         d = dense[box]
         rim = sol[box] & (hs[box] > hi) & (hs[box] < blo)
         return d | (rim & ndimage.binary_dilation(pieces[box]) & ndimage.binary_dilation(d))
 
-    lytic = _joined(_components(pieces, "lytic", _MIN_PIECE), between, dense, spacing_kji,
+    lytic = joined(window_pieces(pieces, "lytic", MIN_PIECE), between, dense, spacing_kji,
                     min_voxels)
-    blastic = _components(_opened(blastic_core), "blastic", min_voxels)
+    blastic = window_pieces(opened(blastic_core), "blastic", min_voxels)
     warnings = []
     if axis_direction is not None and lytic:
         d = np.asarray(axis_direction, dtype=float)
-        kji_to_s = lambda kji: _positions(volume, kji + start, d)  # noqa: E731
-        normal = _transitions(lytic, hs, sol, kji_to_s, hi)
+        kji_to_s = lambda kji: positions(volume, kji + start, d)  # noqa: E731
+        normal = transitions(lytic, hs, sol, kji_to_s, hi)
         if normal:
             warnings.append(f"{len(normal)} region(s) where fatty marrow turns into trabecular bone "
                             "had lesion-like density and were taken as normal marrow.")
             lytic = [c for c in lytic if all(c is not n for n in normal)]
-    cands = _merge_mixed(lytic, blastic, hu, criteria.mixed_fraction, spacing_kji)
+    cands = merge_mixed(lytic, blastic, hu, criteria.mixed_fraction, spacing_kji)
     if not cands:
         return None
-    chosen = _pick(cands, seed_kji, spacing_kji)
+    chosen = pick(cands, seed_kji, spacing_kji)
 
-    away = ~_dilated(chosen.mask, 2)
+    away = ~dilated(chosen.mask, 2)
     fat = hs < criteria.lytic_hu[0]  # fatty marrow: its partial-volume rim with the cortex is not marrow
     # Trabecular bone's level near the seed, else (a lesion filling that) the whole bone's; fat
     # is the same all along a canal, and a mixed lesion's rims bias it near the seed.
@@ -524,14 +281,14 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     normal_hu = float(np.median(hu[marrow])) if marrow.sum() > 20 else host_hu
     cortex = sol & (hs > bhi)
     cortex_hu = float(np.median(hu[cortex])) if cortex.sum() > 20 else 1200.0
-    islands = _holds_islands(chosen, dense, spacing_kji)
+    islands = holds_islands(chosen, dense, spacing_kji)
     if islands:
         # Their blur lifts many of its voxels, more than a voxel from them on coarse grids
         # (median 50 HU for lytic tissue of 40, the muscle's level: no extension was found,
         # or it leaked into the muscle): its level is read clear of them.
-        lesion_hu = _island_clear_level(chosen.mask, hu)
+        lesion_hu = island_clear_level(chosen.mask, hu)
     else:
-        lesion_hu = float(np.median(hu[_clear_of_islands(chosen, dense)]))
+        lesion_hu = float(np.median(hu[clear_of_islands(chosen, dense)]))
     neighbours = [(normal_hu, marrow if marrow.sum() > 20 else None),
                   (cortex_hu, cortex if cortex.sum() > 20 else None)]
     mid_lo, mid_hi = (lesion_hu + normal_hu) / 2, (lesion_hu + cortex_hu) / 2
@@ -539,7 +296,7 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
         # Dense bone at a mixed lesion's edge is mostly its islands, not the cortex: a lytic
         # voxel between marrow and an island is lesion, not a marrow-cortex mixture (tip voxels
         # beside islands were left out: Dice +0.001-0.009 on 36 mixed cases, none lower).
-        own = _dilated(dense & _dilated(chosen.mask, 1), 1) & ~cortex
+        own = dilated(dense & dilated(chosen.mask, 1), 1) & ~cortex
         mixture = _between(lo_nb, box_extreme(np.where(own, np.float32(lesion_hu), hs), in_plane,
                                               np.maximum), mid_lo, mid_hi)
     else:
@@ -558,10 +315,10 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     if kind != "blastic":  # sclerotic islands that the lesion encloses are lesion too
         mask |= enclosed(mask, spacing_kji, where=dense) & dense
         mask |= enclosed(mask, spacing_kji, BRIDGE_MM, in_plane=False, where=dense) & dense & (hi_nb <= bhi)
-        if kind == "lytic" and _island_share(mask, dense, hu, lesion_hu) >= criteria.mixed_fraction:
+        if kind == "lytic" and island_share(mask, dense, hu, lesion_hu) >= criteria.mixed_fraction:
             kind = "mixed"
         if kind == "mixed":
-            mask |= _edge_islands(mask, dense, spacing_kji)
+            mask |= edge_islands(mask, dense, spacing_kji)
             # What it encloses is its own (islands by cortex): no cavities in it, whose surface
             # can touch the outer one along an edge.
             mask = fill_holes(mask)
@@ -572,9 +329,9 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     full = np.zeros(volume.shape, dtype=bool)
     inner = bbox(mask)  # written on the lesion's box only: each page written is one more to clear
     if inner is not None:
-        full[_offset(roi, inner)] = mask[inner]
+        full[offset_box(roi, inner)] = mask[inner]
     voxels = int(np.count_nonzero(mask))  # counted as it grows: not over the whole CT
-    lesion_box = None if inner is None else _offset(roi, inner)
+    lesion_box = None if inner is None else offset_box(roi, inner)
     if kind != "blastic":
         # Only around the lesion (its box grown by the reach, on the whole CT): the distance
         # maps of the whole bone's box are costly.
@@ -586,7 +343,7 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
         full[near] |= ext
         ext_box = bbox(ext)
         if ext_box is not None:
-            lesion_box = _union(lesion_box, _offset(near, ext_box))
+            lesion_box = _union(lesion_box, offset_box(near, ext_box))
         if note:
             warnings.append(note)
     others = [(c.type, round(c.voxels * voxel_ml, 2),

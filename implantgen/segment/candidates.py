@@ -1,0 +1,88 @@
+"""Lesion candidates: the connected pieces of a density window inside a bone, and the small
+mask operations the lesion search works them with (segment/lesion.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+from ..geometry import bbox, filter_size
+from .components import label
+from .filters import dilate_cross, erode_cross
+
+MIN_PIECE = 8  # voxels: smaller lytic pieces are noise, larger ones may be joined by islands
+
+
+@dataclass
+class Candidate:
+    mask: np.ndarray  # bool, ROI grid
+    type: str
+    voxels: int
+    centre_kji: np.ndarray
+
+
+def opened(mask: np.ndarray, spacing_kji=None) -> np.ndarray:
+    # One voxel of opening removes the thin partial-volume shells between marrow, cortex and
+    # muscle, whose mixed values fall into any lesion window.  Given the spacing, not across
+    # thick slices: there a lesion's end is one slice thick and would be opened away.
+    axes = range(3)
+    if spacing_kji is not None:
+        axes = [axis for axis, n in enumerate(filter_size(spacing_kji)) if n > 1]
+    # binary_opening with that cross, on the mask's box with two empty voxels around (or the
+    # array's edge), as shifted whole-array operations: the same voxels.
+    out = np.zeros_like(mask)
+    box = bbox(mask, 2)
+    if box is not None:
+        out[box] = dilate_cross(erode_cross(mask[box], axes), axes)
+    return out
+
+
+def dilated(mask: np.ndarray, iterations: int) -> np.ndarray:
+    """ndimage.binary_dilation(mask, iterations=...) worked on the mask's box grown by as much."""
+    out = np.zeros_like(mask)
+    box = bbox(mask, iterations + 1)
+    if box is not None:
+        out[box] = ndimage.binary_dilation(mask[box], iterations=iterations)
+    return out
+
+
+def centre(mask: np.ndarray) -> np.ndarray:
+    """ndimage.center_of_mass(mask), from the mask's box: the index sums are whole numbers,
+    exact in floating point, so the quotient is the same float."""
+    box = bbox(mask)
+    kji = np.nonzero(mask[box])
+    n = len(kji[0])
+    return np.array([float(int(idx.sum()) + n * b.start) / n for idx, b in zip(kji, box)])
+
+
+def window_pieces(mask: np.ndarray, kind: str, min_voxels: int) -> list[Candidate]:
+    # Labelled on the mask's box: the pieces are numbered in the same (raster) order.
+    box = bbox(mask)
+    if box is None:
+        return []
+    labels, n = label(mask[box])
+    sizes = np.bincount(labels.ravel())[1:]
+    boxes = ndimage.find_objects(labels)
+    out = []
+    for i in np.flatnonzero(sizes >= min_voxels):  # each big piece set on its own box
+        piece = np.zeros_like(mask)
+        piece[offset_box(box, boxes[i])] = labels[boxes[i]] == i + 1
+        out.append(Candidate(piece, kind, int(sizes[i]), centre(piece)))
+    return out
+
+
+def offset_box(outer, inner):
+    return tuple(slice(o.start + i.start, o.start + i.stop) for o, i in zip(outer, inner))
+
+
+def pick(cands: list[Candidate], seed_kji, spacing_kji) -> Candidate:
+    if seed_kji is None:
+        return cands[0]
+    seed = np.round(seed_kji).astype(int)
+    for c in cands:
+        if all(0 <= s < n for s, n in zip(seed, c.mask.shape)) and c.mask[tuple(seed)]:
+            return c
+    dist = [np.linalg.norm((c.centre_kji - seed_kji) * spacing_kji) for c in cands]
+    return cands[int(np.argmin(dist))]

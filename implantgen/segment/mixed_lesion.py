@@ -1,0 +1,135 @@
+"""What a mixed lesion's sclerotic islands change in the lesion search (segment/lesion.py):
+lytic pieces that islands hold apart are one lesion, islands at its edge and in its folds are
+its own, its level is read clear of them, and its type from their share.  The geometry of
+islands and folds is in segment/mixed.py."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from ..geometry import bbox
+from .candidates import MIN_PIECE, Candidate, centre, dilated
+from .components import label
+from .filters import dilate_cross
+from .mixed import BRIDGE_MM, ISLAND_REACH_MM, enclosed, held_apart, within_mm
+
+# A mixed lesion's level is read a voxel clear of anything denser than soft tissue can be
+# (islands' and cortex's partial volume), from at least this many voxels
+CLEARLY_BONE_HU, MIN_CLEAR = 250.0, 50
+
+
+def joined(pieces: list[Candidate], between, dense: np.ndarray, spacing_kji,
+            min_voxels: int) -> list[Candidate]:
+    """Lesions of lytic ``pieces`` with the sclerotic islands they enclose (segment/mixed.py):
+    pieces that islands hold apart are one, and its islands count towards its size."""
+    out = []
+    sizes = [c.voxels for c in pieces]
+    for group, islands in held_apart([c.mask for c in pieces], sizes, between, dense, spacing_kji, min_voxels):
+        voxels = sum(sizes[i] for i in group) + islands
+        if voxels < min_voxels:
+            continue
+        if len(group) == 1:
+            out.append(replace(pieces[group[0]], voxels=voxels))
+        else:
+            mask = np.logical_or.reduce([pieces[i].mask for i in group])
+            out.append(Candidate(mask, "lytic", voxels, centre(mask)))
+    return out
+
+
+def clear_of_islands(chosen: Candidate, dense: np.ndarray) -> np.ndarray:
+    """The lesion's own voxels to read its level from: those beside dense bone (sclerotic
+    islands, a thinned cortex at its break) are left out, as their partial volume lifts its
+    median: a mixed lesion's came to the muscle's, and its soft-tissue extension leaked 4 mm
+    into the muscle past the lesion's end."""
+    if chosen.type == "blastic":
+        return chosen.mask
+    clear = chosen.mask & ~dilated(dense & dilated(chosen.mask, 1), 1)
+    return clear if clear.any() else chosen.mask
+
+
+def edge_islands(mask: np.ndarray, dense: np.ndarray, spacing_kji) -> np.ndarray:
+    """Sclerotic islands at a mixed lesion's edge, which its closing does not enclose: the
+    dense voxels within ISLAND_REACH_MM of it that join it."""
+    near = dense & ~mask
+    box = bbox(mask, np.ceil(ISLAND_REACH_MM / np.asarray(spacing_kji)).astype(int) + 1)
+    if box is None or not near[box].any():
+        return np.zeros_like(mask)
+    sub = near[box] & within_mm(mask[box], spacing_kji, ISLAND_REACH_MM)
+    labels, _ = label(sub | mask[box])
+    keep = np.unique(labels[mask[box]])
+    out = np.zeros_like(mask)
+    out[box] = sub & np.isin(labels, keep[keep > 0])
+    return out
+
+
+def island_share(mask: np.ndarray, dense: np.ndarray, hu: np.ndarray, lesion_hu: float) -> float:
+    """The share of a lesion ``mask`` that is sclerotic islands: its dense voxels', or by
+    volume, each voxel's share of the islands' level over the lesion's.  On 1.3 mm pixels and
+    2.5 mm slices most of an island's voxels are partial volumes below the dense window: islands
+    of 30% of a mixed lesion counted 17-20% of its voxels, and 31-35% by volume (lytic lesions:
+    1-2%, and 7-10% by volume, the cortex's blur at their edges)."""
+    n, islands = np.count_nonzero(mask), mask & dense
+    if np.count_nonzero(islands) <= 20:
+        return np.count_nonzero(islands) / max(n, 1)
+    level = float(np.median(hu[islands]))
+    volume = float(np.clip((hu[mask] - lesion_hu) / (level - lesion_hu), 0.0, 1.0).mean())
+    return max(np.count_nonzero(islands) / n, volume)
+
+
+def holds_islands(chosen: Candidate, dense: np.ndarray, spacing_kji) -> bool:
+    """Whether a lytic candidate's folds (its closing across BRIDGE_MM) hold dense bone: a
+    mixed lesion's islands.  None on the lytic femur phantoms, 22-186 voxels on mixed ones."""
+    if chosen.type == "blastic":
+        return False
+    folds = enclosed(chosen.mask, spacing_kji, BRIDGE_MM, in_plane=False, where=dense)
+    return np.count_nonzero(folds & dense) >= MIN_PIECE
+
+
+def island_clear_level(mask: np.ndarray, hu: np.ndarray) -> float:
+    """A mixed lesion's own level: the median of its voxels an in-plane step clear of any voxel
+    denser than soft tissue can be (the islands' and the cortex's partial volume), where there
+    are enough, else where its values crowd.  In-plane: slices are often thicker than pixels,
+    and a step across them left too few voxels on small lesions."""
+    box = bbox(mask, 2)
+    sub = mask[box] & ~dilate_cross(hu[box] > CLEARLY_BONE_HU, (1, 2))
+    if np.count_nonzero(sub) >= MIN_CLEAR:
+        return float(np.median(hu[box][sub]))
+    return crowded_level(hu[mask])
+
+
+def crowded_level(values: np.ndarray) -> float:
+    """The median of the shortest interval holding half of ``values`` (the shorth): a level
+    that values spread to one side by partial volume do not move (a third instead: Dice 0.84
+    -> 0.82 median over 12 random mixed lesions on 1.3 x 2.5 mm voxels)."""
+    v = np.sort(values.astype(float))
+    h = len(v) // 2 + 1
+    i = int(np.argmin(v[h - 1:] - v[:len(v) - h + 1]))
+    return float(np.median(v[i:i + h]))
+
+
+def merge_mixed(lytic, blastic, hu, share: float, spacing_kji) -> list[Candidate]:
+    """Join lytic and blastic parts that touch into one lesion, typed by their shares.  A
+    blastic part joins only where the lytic part holds at least half of it in its folds (its
+    closing, segment/mixed.py): dense bone merely beside a lytic lesion (an osteophyte at a
+    vertebra's rim, running up and down past it) is not part of it."""
+    merged, used = [], set()
+    for lc in lytic:
+        near = dilated(lc.mask, 2) if blastic else None
+        touching = [i for i, bc in enumerate(blastic) if (near & bc.mask).any()]
+        if touching:
+            folds = enclosed(lc.mask, spacing_kji, BRIDGE_MM, in_plane=False,
+                             where=np.logical_or.reduce([blastic[i].mask for i in touching]))
+            touching = [i for i in touching if 2 * np.count_nonzero(folds & blastic[i].mask) >= blastic[i].voxels]
+        mask = lc.mask.copy()
+        for i in touching:
+            mask |= blastic[i].mask
+            used.add(i)
+        blastic_voxels = sum(blastic[i].voxels for i in touching)
+        total = lc.voxels + blastic_voxels
+        kind = "mixed" if min(lc.voxels, blastic_voxels) >= share * total else (
+            "lytic" if lc.voxels >= blastic_voxels else "blastic")
+        merged.append(Candidate(mask, kind, total, centre(mask) if touching else lc.centre_kji))
+    merged += [bc for i, bc in enumerate(blastic) if i not in used]
+    return sorted(merged, key=lambda c: (-c.voxels, tuple(c.centre_kji)))
