@@ -18,7 +18,7 @@ the function runs in this process when its result is asked for: same results, on
 The caller must not have started threads of its own, and the child must not use a native
 library whose thread pool the parent has started (a fork copies its state half-way): the
 pipeline forks the segmentation and plan before loading (whose reading threads start after),
-the case-file writers before the design, the first stage to use manifold3d's pool; and the
+the case-file writer before the design, the first stage to use manifold3d's pool; and the
 report's pictures after the design, in two children that only render with VTK (imported, not
 yet used, in the parent) and never call manifold3d.
 """

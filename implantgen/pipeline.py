@@ -269,14 +269,15 @@ def plan_case(series, out, *, margin_mm: float = 20.0, series_uid: str | None = 
                  margin_mm, stages.seconds["plan"])
         parameters["bones"] = bones.method
         from .design import design_implant
-        from .export.case_files import write_case_images, write_surfaces
+        from .export.case_files import ct_crop_image, label_map_image, segmentation_labels, write_case_files
         with atomic_output_dir(out) as tmp:
-            # The case's own files need no design: two workers write them while it is made
-            # (implantgen.parallel), the surfaces (which the 3D views wait for) apart from the
-            # label map and CT crop (which nothing waits for).
-            masks = (target.solid, target.lesion.mask)
-            with Background(write_surfaces, tmp, volume, *masks, resection.osteotomies) as surfaces, \
-                    Background(write_case_images, tmp, volume, bones.labels, *masks) as case_images:
+            # The case's own files (label map, CT crop, surfaces) need no design: they are
+            # written on the other core while the design is made (implantgen.parallel).
+            images = {"label_image": label_map_image(segmentation_labels(bones.labels, target.solid,
+                                                                         target.lesion.mask), volume),
+                      "ct_image": ct_crop_image(volume, target.solid)}
+            with Background(write_case_files, tmp, volume, target.solid, target.lesion.mask,
+                            resection.osteotomies, images) as case_files:
                 design = stages.run("design", design_implant, volume, target, resection, params, bones)
                 log.info("design: %.0f mm prosthesis with %s stems, %.0f mm plate with %d holes (%.1f s)",
                          design.length_mm,
@@ -285,13 +286,13 @@ def plan_case(series, out, *, margin_mm: float = 20.0, series_uid: str | None = 
                 result = CaseResult(out_dir=Path(out), summary=s, plan={}, stage_seconds=stages.seconds,
                                     volume=volume, bones=bones, target=target, resection=resection,
                                     design=design)
-                pictures = stages.run("export", _export_plan, result, tmp, params, strict, surfaces)
-                case_images.result()
+                pictures = stages.run("export", _export_plan, result, tmp, params, strict, case_files, images)
                 failed = sum(1 for w in result.warnings if w.startswith("Printability: "))
                 log.info("export: surfaces, implant and plate (STL, 3MF), plan.json; printability %s (%.1f s)",
                          f"{failed} check(s) failed" if failed else "passed", stages.seconds["export"])
             with pictures:
-                stages.run("report", _report_and_manifest, result, tmp, parameters, input_hash, pictures)
+                stages.run("report", _report_and_manifest, result, tmp, parameters, input_hash, images,
+                           pictures)
             log.info("report: report.html and manifest.json (%.1f s)", stages.seconds["report"])
         result.plan = _as_written(result.out_dir / "plan.json")
     for w in result.warnings:
@@ -302,16 +303,17 @@ def plan_case(series, out, *, margin_mm: float = 20.0, series_uid: str | None = 
 class _Pictures:
     """The report's CT pictures and 3D views, drawn by two forked workers: the CT pictures need
     only the implant and the plate, and start as soon as those are written; the 3D views need the
-    case's surfaces too, and start once the surface worker has written them.  ``result()``
+    case's surfaces too, and start once the case-file worker has written them.  ``result()``
     joins them; a worker that died leaves its part saying so (a graphics driver crash, say), and
     the report is written."""
 
     def __init__(self):
         self.parts: dict[str, Background] = {}
 
-    def draw(self, part: str, func, *args) -> None:
-        """Part ``part`` ("views" or "slices") drawn by ``func(*args)`` in a worker."""
-        self.parts[part] = Background(func, *args)
+    def draw(self, part: str, tmp: Path, plan: dict, **images) -> None:
+        from .report.write import report_pictures
+
+        self.parts[part] = Background(report_pictures, tmp, plan, part=part, **images)
 
     def result(self) -> Pictures:
         from .report.write import Pictures
@@ -337,9 +339,10 @@ class _Pictures:
         self.close()
 
 
-def _export_plan(result: CaseResult, tmp: Path, params, strict: bool, surfaces: Background) -> _Pictures:
+def _export_plan(result: CaseResult, tmp: Path, params, strict: bool, case_files: Background,
+                 images: dict) -> _Pictures:
     """Write the design's files and plan.json into ``tmp`` (fills ``result.warnings``), once
-    ``surfaces`` (write_surfaces, in the background) has written the case's surfaces.  Returns
+    ``case_files`` (write_case_files, in the background) has written the case's own.  Returns
     the report's pictures, being drawn in the background meanwhile (report_pictures)."""
     from .export.design_files import write_design, write_stls
 
@@ -359,11 +362,10 @@ def _export_plan(result: CaseResult, tmp: Path, params, strict: bool, surfaces: 
     try:
         plan = plan_dict(resection, target)
         plan["implant"], plan["plate"] = blocks
-        pictures.draw("slices", _slices, tmp, as_written(plan), volume, bones.labels, target.solid,
-                      target.lesion.mask)
-        plan = plan_dict(resection, target, surfaces.result())
+        pictures.draw("slices", tmp, as_written(plan), **images)
+        plan = plan_dict(resection, target, case_files.result())
         plan["implant"], plan["plate"] = blocks
-        pictures.draw("views", _views, tmp, as_written(plan))
+        pictures.draw("views", tmp, as_written(plan))
         printing = write_design(tmp, design, params.printing, read_back)
         failures = [f"{name}: {f}" for name, r in printing.items() for f in r.get("failures", [])]
         if failures and strict:
@@ -380,32 +382,15 @@ def _export_plan(result: CaseResult, tmp: Path, params, strict: bool, surfaces: 
     return pictures
 
 
-def _slices(tmp: Path, plan: dict, volume: Volume, bone_labels, target_solid, lesion):
-    """The report's CT pictures (in a worker), from the CT crop and the label map on its box, as
-    ct.nrrd and segmentation.nrrd hold them (being written by another worker)."""
-    from .export.case_files import case_images
-    from .report.write import report_pictures
-
-    images = case_images(volume, bone_labels, target_solid, lesion, crop_only=True)
-    return report_pictures(tmp, plan, part="slices", **images)
-
-
-def _views(tmp: Path, plan: dict):
-    """The report's 3D views (in a worker)."""
-    from .report.write import report_pictures
-
-    return report_pictures(tmp, plan, part="views")
-
-
 def _report_and_manifest(result: CaseResult, tmp: Path, parameters: dict, input_hash: str,
-                         pictures: _Pictures) -> None:
+                         images: dict, pictures: _Pictures) -> None:
     """report.html, then manifest.json last, so that it hashes every other file (the report too)."""
     from .report import write_report
 
     done = {name: "done" for name in PLAN_STAGES}
     manifest = build_manifest(tmp, parameters=parameters, input_summary=result.volume.summary.as_dict(),
                               input_hash=input_hash, stages=done)
-    report = write_report(tmp, manifest=manifest, pictures=pictures.result())
+    report = write_report(tmp, manifest=manifest, pictures=pictures.result(), **images)
     write_json(tmp / "manifest.json", add_outputs(manifest, tmp, [Path(report).name]))
 
 

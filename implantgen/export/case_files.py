@@ -31,34 +31,15 @@ def write_label_map(labels: np.ndarray, volume: Volume, path: Path) -> sitk.Imag
     return img
 
 
-def ct_crop_box(volume: Volume, mask: np.ndarray, pad_mm: float = 25.0) -> tuple[slice, slice, slice]:
-    """The (k, j, i) box of ct.nrrd: ``mask``'s box grown by ``pad_mm``."""
-    return bbox(mask, tuple(int(np.ceil(pad_mm / s)) for s in volume.spacing[::-1]))
-
-
 def ct_crop_image(volume: Volume, mask: np.ndarray, pad_mm: float = 25.0) -> sitk.Image:
     """The CT's HU around ``mask`` (its box grown by ``pad_mm``), placed in patient space, for the
     viewer and the report: pixels and geometry only, no DICOM fields, so no patient data."""
-    from ..geometry import sub_volume
+    from ..geometry import bbox, sub_volume
 
-    crop = sub_volume(volume, ct_crop_box(volume, mask, pad_mm))
+    pad = tuple(int(np.ceil(pad_mm / s)) for s in volume.spacing[::-1])
+    crop = sub_volume(volume, bbox(mask, pad))
     hu = np.clip(np.rint(crop.array), -32768, 32767).astype(np.int16)  # whole HU are enough to view
     return crop.with_array(np.ascontiguousarray(hu)).to_sitk()
-
-
-def case_images(volume: Volume, bone_labels: np.ndarray, target_solid: np.ndarray, lesion: np.ndarray,
-                crop_only: bool = False) -> dict:
-    """{"ct_image", "label_image"}: what ct.nrrd and segmentation.nrrd hold; with ``crop_only``
-    the label map on ct.nrrd's box only (all that the report's CT pictures read of it)."""
-    from ..geometry import sub_volume
-
-    ct_image = ct_crop_image(volume, target_solid)
-    if crop_only:
-        roi = ct_crop_box(volume, target_solid)
-        labels = segmentation_labels(bone_labels[roi], target_solid[roi], lesion[roi])
-        return {"ct_image": ct_image, "label_image": label_map_image(labels, sub_volume(volume, roi))}
-    labels = segmentation_labels(bone_labels, target_solid, lesion)
-    return {"ct_image": ct_image, "label_image": label_map_image(labels, volume)}
 
 
 def write_ct_image(img: sitk.Image, path: Path) -> None:
@@ -126,10 +107,11 @@ def write_surfaces(folder: Path, volume: Volume, bone: np.ndarray, lesion: np.nd
     return checks
 
 
-def write_case_images(folder: Path, volume: Volume, bone_labels: np.ndarray, target_solid: np.ndarray,
-                      lesion: np.ndarray) -> None:
-    """segmentation.nrrd (bone, lesion and other bones on the CT grid) and ct.nrrd (the CT
-    around the bone)."""
-    images = case_images(volume, bone_labels, target_solid, lesion)
+def write_case_files(folder: Path, volume: Volume, bone: np.ndarray, lesion: np.ndarray, cuts,
+                     images: dict) -> dict:
+    """segmentation.nrrd and ct.nrrd from the images made by ``label_map_image`` and
+    ``ct_crop_image`` (keys label_image, ct_image), and the three surfaces; returns the
+    surfaces' checks."""
     sitk.WriteImage(images["label_image"], str(folder / "segmentation.nrrd"), useCompression=True)
     write_ct_image(images["ct_image"], folder / "ct.nrrd")
+    return write_surfaces(folder, volume, bone, lesion, cuts)
