@@ -67,3 +67,17 @@ def test_find_objects_is_ndimage(count):
     want = ndimage.find_objects(labels)
     assert find_objects(labels) == want
     assert find_objects(labels, count) == want
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_section_of_each_in_plane_label_is_find_objects_start(seed):
+    """long_bone._section_of reads each in-plane piece's section from the labels' numbering
+    (section by section): the same as ndimage.find_objects' box starts, empty sections too."""
+    from implantgen.segment.long_bone import _section_of
+
+    rng = np.random.default_rng(seed)
+    stack = ndimage.binary_opening(rng.random((30, 40, 40)) < 0.45)
+    stack[rng.integers(0, 30, 4)] = False  # sections with no piece
+    labels, count = label(stack, _PLANE4)
+    want = np.array([box[0].start for box in ndimage.find_objects(labels)], dtype=np.intp)
+    assert count > 30 and np.array_equal(_section_of(labels, count), want)
