@@ -166,12 +166,16 @@ def island_tips(mask: np.ndarray, hu: np.ndarray, normal_hu: float, lesion_hu: f
         suspect = m[here] & m[inward] & ~m[outward] & (v[outward] < 0.5) & (lifted[here] | ~after)
         suspect &= 2 * v[here] < np.maximum(v[inward], isl)  # not half an island itself
         readable = after & ~lifted[here]
-        share = lambda x: ndimage.uniform_filter(x.astype(np.float32), near, mode="constant")  # noqa: E731
-        votes, inside = share(readable), share(readable & (v[here] >= 0.5))
+        votes, inside = _share(readable, near), _share(readable & (v[here] >= 0.5), near)
         # A blunt end: lesion all across the slice inward, not the marrow beside a tapering tip
         # (whose readable neighbours are the marrow it tapers into).
-        marrow = share(~m[inward] & (v[inward] < 0.5))
-        blunt = marrow < _TAPERING * (marrow + share(m[inward]))
+        marrow = _share(~m[inward] & (v[inward] < 0.5), near)
+        blunt = marrow < _TAPERING * (marrow + _share(m[inward], near))
         drop[here] |= suspect & blunt & (votes * np.prod(near) >= 2) & (2 * inside < votes)
     out[box] = drop
     return out
+
+
+def _share(mask: np.ndarray, size) -> np.ndarray:
+    """The share of ``mask`` in a box of ``size`` around each voxel (outside the array: none)."""
+    return ndimage.uniform_filter(mask.astype(np.float32), size, mode="constant")
