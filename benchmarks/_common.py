@@ -20,9 +20,10 @@ def parser(doc: str, runs: int) -> argparse.ArgumentParser:
     return ap
 
 
-def thigh_phantom(folder: Path, size: int, slices: int, **spec) -> None:
+def thigh_phantom(folder: Path, size: int, slices: int, compression: str = "none", **spec) -> None:
     """A femur phantom of ``size`` x ``size`` x ``slices`` at 0.8 mm (for 512) and 1 mm slices,
-    written as a DICOM series into folder/CT unless it is there already."""
+    written as a DICOM series (``compression``: "none", "rle" or "j2k") into folder/CT unless it
+    is there already."""
     from implantgen.phantom import FemurSpec, write_phantom
 
     if folder.exists():
@@ -30,7 +31,7 @@ def thigh_phantom(folder: Path, size: int, slices: int, **spec) -> None:
     t = time.perf_counter()
     spec = FemurSpec(size=size, pixel_mm=0.8 * 512 / size, slices=slices, slice_mm=1.0,
                      **{"bone_length_mm": min(360.0, slices * 0.9), **spec})
-    write_phantom(folder, spec, masks=False)
+    write_phantom(folder, spec, masks=False, compression=compression)
     print(f"wrote {size}x{size}x{slices} phantom in {time.perf_counter() - t:.1f} s")
 
 

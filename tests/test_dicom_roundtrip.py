@@ -7,6 +7,7 @@ gantry tilt (sheared slices resampled onto a regular grid).
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 from pathlib import Path
@@ -156,6 +157,33 @@ def test_compressed_transfer_syntaxes(tmp_path, compression):
     back = load_ct(tmp_path / "s")
     _assert_same(back, vol)
     assert back.summary.transfer_syntax != "Explicit VR Little Endian"
+
+
+def test_compressed_slices_are_decoded_on_two_cores(tmp_path, monkeypatch):
+    """JPEG 2000 decoding holds the GIL: the second half of the slices is decoded in a forked
+    worker (load/decode.py), and the volume is the same as decoded in one process."""
+    from implantgen.load import decode as dec
+    from implantgen.load.dicom_scan import scan_folder
+
+    vol = small_volume()
+    write_ct_series(vol, tmp_path / "s", compression="j2k")
+    slices = sorted(scan_folder(tmp_path / "s").series[0].slices,
+                    key=lambda s: float(s.ds.ImagePositionPatient[2]))
+    plain = dec.decode
+    monkeypatch.setattr(dec, "decode", lambda s, rows, cols: (os.getpid(), plain(s, rows, cols)))
+    shared = dec.decode_many(slices, 40, 48)
+    alone = dec.decode_many(slices, 40, 48, share=False)
+    half = len(slices) // 2
+    assert {pid for pid, _ in shared[:half]} == {os.getpid()}
+    assert os.getpid() not in {pid for pid, _ in shared[half:]}
+    assert {pid for pid, _ in alone} == {os.getpid()}
+    for (_, a), (_, b), s in zip(shared, alone, slices):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, pydicom.dcmread(s.path).pixel_array)
+    monkeypatch.setattr(dec, "decode", plain)
+    _assert_same(load_ct(tmp_path / "s"), vol)
+    monkeypatch.setenv("IMPLANTGEN_FORK", "0")  # no fork: all slices here, the same volume
+    _assert_same(load_ct(tmp_path / "s"), vol)
 
 
 def test_gantry_tilt_is_resampled_onto_a_regular_grid(tmp_path):

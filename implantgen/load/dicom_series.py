@@ -2,9 +2,9 @@
 
 Slices are sorted by their position along the slice normal (never by file name or instance
 number), uncompressed pixel data is read straight from the file and anything else is decoded by
-pydicom (JPEG 2000 and other compressed syntaxes through the pylibjpeg plugins), and the rescale
-of each slice is applied to it.  A series that cannot be trusted as one regular 3D grid is
-refused with a sentence saying why.
+pydicom (JPEG 2000 and other compressed syntaxes through the pylibjpeg plugins, on both cores:
+decode.py), and the rescale of each slice is applied to it.  A series that cannot be trusted as
+one regular 3D grid is refused with a sentence saying why.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pydicom
-from pydicom.pixels import pixel_array
 
 from ..errors import InputError
 from ..records import SeriesSummary, Volume, orientation_name
 from .dicom_scan import ENHANCED_CT_STORAGE, SeriesGroup, SliceHeader, tag_value
 from .gantry_tilt import resample_sheared_stack
+from .decode import decode_many
 from .native_pixels import native_dtype, read_native
 
 log = logging.getLogger(__name__)
@@ -111,30 +111,6 @@ def _rescale(ds) -> tuple[float, float]:
     return slope, intercept
 
 
-def _decode(s: SliceHeader, rows: int, cols: int) -> np.ndarray | str:
-    """The slice's stored values, or a short reason why they cannot be had."""
-    dtype = native_dtype(s.ds, s.transfer_syntax)
-    if dtype is not None:
-        arr = np.empty((rows, cols), dtype=dtype)
-        if read_native(s.path, s.pixel_offset, s.transfer_syntax, arr, int(tag_value(s.ds, "BitsStored"))):
-            return arr
-    return _decode_pydicom(s.path, rows, cols)
-
-
-def _decode_pydicom(path, rows: int, cols: int) -> np.ndarray | str:
-    try:
-        # Reads the file once, straight to pixels (faster than dcmread + ds.pixel_array).
-        arr = pixel_array(path)
-    except Exception as exc:  # noqa: BLE001 - truncated data, no pixel data, missing decoder...
-        text = str(exc)
-        if "Pixel Data" in text and ("no " in text.lower() or "missing" in text.lower()):
-            return "no pixel data"
-        return f"pixel data cannot be decoded ({type(exc).__name__}: {text[:80]})"
-    if arr.shape != (rows, cols):
-        return f"pixel data has shape {arr.shape}, expected {(rows, cols)} (not one greyscale frame)"
-    return arr
-
-
 def _check_range(arr: np.ndarray, slope: float, intercept: float, where: str) -> None:
     lo, hi = sorted((int(arr.min()) * int(slope), int(arr.max()) * int(slope)))
     if lo + intercept < -32768 or hi + intercept > 32767:
@@ -192,6 +168,8 @@ def _decode_all(ordered: list[SliceHeader], rows: int, cols: int, where: str, al
     dtype = np.int16 if integral else np.float32
     out = allocate((len(ordered), rows, cols), dtype)
     done = _read_all_in_place(ordered, rescales, out, where) if integral else {}
+    rest = [idx for idx in range(len(ordered)) if not done.get(idx, False)]
+    decoded = dict(zip(rest, decode_many([ordered[idx] for idx in rest], rows, cols)))
     kept, skipped = [], []
     for idx, (s, (slope, intercept)) in enumerate(zip(ordered, rescales)):
         result = done.get(idx, False)
@@ -201,7 +179,7 @@ def _decode_all(ordered: list[SliceHeader], rows: int, cols: int, where: str, al
             kept.append(idx)
             continue
         target = out[idx]
-        arr = _decode(s, rows, cols)
+        arr = decoded.pop(idx)
         if isinstance(arr, str):
             skipped.append((s.path, arr))
             continue
