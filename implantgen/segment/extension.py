@@ -82,6 +82,17 @@ def soft_tissue_extension(hu: np.ndarray, solid: np.ndarray, lesion: np.ndarray,
     # before (27 voxels past a 15 mm lesion's extension at 25 HU noise).
     grown = ndimage.binary_propagation(dilate_cross(breach, _IN_PLANE) & sure, mask=sure,
                                        structure=_PLANE_CROSS)
+    # A slice whose sure part does not touch its own break in-plane (cortex, or an island's blur,
+    # between them) lost all of it: over a quarter of the missed extension of mixed lesions on
+    # 1.3 x 2.5 mm voxels lay on such slices.  Between two slices where it was found (one mass)
+    # such a slice keeps the sure pieces that overlap it on both.  Not more: grown into every
+    # slice the break spans, or from one neighbour, it joined noise in the muscle beside and past
+    # it (Dice 0.831 -> 0.814 on a 50 mm lesion at 23 HU noise, 0.854 -> 0.850 on a 36 mm one).
+    found = grown.any(axis=(1, 2))
+    for k in np.flatnonzero(~found[1:-1] & found[:-2] & found[2:]) + 1:
+        pieces, _ = ndimage.label(sure[k])
+        both = np.intersect1d(pieces[grown[k - 1]], pieces[grown[k + 1]])
+        grown[k] = np.isin(pieces, both[both > 0])
     closer = near & (margin > 0)
     for _ in range(_EDGE_STEPS):
         grown |= dilate_cross(grown, _IN_PLANE) & closer
