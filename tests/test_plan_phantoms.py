@@ -465,6 +465,14 @@ DESTROYED_WHOLE = {
     "whole-32-tilt14-mixed": dict(lesion_type="mixed", cortex_destroyed=1.0, lesion_length_mm=32.2547,
                                   lesion_center_mm=18.1405, tilt_deg=14.3483, tilt_azimuth_deg=46.4897,
                                   lesion_angle_deg=276.0693, noise_hu=23.0046, seed=797),
+    # Tips reading lesion among tips reading marrow past the end, an island's sliver: planes
+    # -1.50 and +1.10 mm out until the plan read their share as none (plan/extent.py).
+    "whole-30-tilt4-fine-mixed": dict(MIXED_GRID, cortex_destroyed=1.0, lesion_length_mm=30.1114,
+                                      lesion_center_mm=-23.4394, tilt_deg=4.4508, tilt_azimuth_deg=7.6296,
+                                      lesion_angle_deg=291.8487, noise_hu=10.0786, seed=892),
+    "whole-22-tilt13-mixed": dict(lesion_type="mixed", cortex_destroyed=1.0, lesion_length_mm=22.3301,
+                                  lesion_center_mm=19.5236, tilt_deg=12.5198, tilt_azimuth_deg=207.4951,
+                                  lesion_angle_deg=245.4729, noise_hu=14.5475, seed=421),
 }
 
 

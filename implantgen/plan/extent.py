@@ -20,7 +20,8 @@ import numpy as np
 from scipy import ndimage
 
 from ..geometry import bbox, filter_size, footprint, index_points, pad_box
-from ..records import Volume
+from ..records import LesionCriteria, Volume
+from ..segment.mixed import island_tips, tip_reach
 
 # A neighbour this many contrasts past the marrow (one contrast past the lesion) holds cortex,
 # and its blur would add a tenth of the contrast or more to the voxel: that voxel is not read.
@@ -213,14 +214,18 @@ class LesionColumns:
 
 
 def _part(volume: Volume, mask: np.ndarray, offset: np.ndarray, lesion_hu: float,
-          normal_hu: float, islands: bool = False) -> _Part:
+          normal_hu: float, islands: bool = False, slivers: np.ndarray | None = None) -> _Part:
     """``mask`` (given as a box of the CT from ``offset``, holding all of it with 2 voxels to
-    spare) cut to its own box grown by 2 voxels: the box bbox(mask, 2) finds on the whole CT."""
-    roi = tuple(slice(r.start + o, r.stop + o) for r, o in zip(bbox(mask, 2), offset))
-    sub = mask[tuple(slice(r.start - o, r.stop - o) for r, o in zip(roi, offset))]
+    spare) cut to its own box grown by 2 voxels: the box bbox(mask, 2) finds on the whole CT.
+    ``slivers`` (same box as ``mask``): voxels read as marrow (_sliver_tips)."""
+    local = bbox(mask, 2)
+    roi = tuple(slice(r.start + o, r.stop + o) for r, o in zip(local, offset))
+    sub = mask[local]
     if abs(lesion_hu - normal_hu) < 1:  # no contrast: the mask is all there is
         return _Part(sub, np.array([r.start for r in roi]), sub.astype(float))
     hu = volume.array[roi].astype(np.float32)
+    if slivers is not None:
+        hu[slivers[local]] = np.float32(normal_hu)
     frac = _fractions(hu, volume.spacing[::-1], lesion_hu, normal_hu)
     own = None
     if islands:
@@ -245,14 +250,18 @@ def lesion_columns(volume: Volume, mask: np.ndarray, lesion_hu: float, normal_hu
     box = bbox(mask, 2) if box is None else pad_box(box, 2, mask.shape)
     offset = np.array([r.start for r in box])
     sub = mask[box]
+    slivers = None
+    if islands:
+        slivers = _sliver_tips(volume, mask, box, lesion_hu, normal_hu)
+        sub = sub & ~slivers
     if bone is not None:
         inner = sub & bone[box]
         if inner.any():
             outside = sub & ~bone[box]
-            return LesionColumns(volume, _part(volume, inner, offset, lesion_hu, normal_hu, islands),
+            return LesionColumns(volume, _part(volume, inner, offset, lesion_hu, normal_hu, islands, slivers),
                                  _indices(inner, offset),
                                  _indices(outside, offset) if outside.any() else None, islands)
-    return LesionColumns(volume, _part(volume, sub, offset, lesion_hu, normal_hu, islands),
+    return LesionColumns(volume, _part(volume, sub, offset, lesion_hu, normal_hu, islands, slivers),
                          _indices(sub, offset), None, islands)
 
 
@@ -301,3 +310,18 @@ def _index_extent(volume: Volume, kji: np.ndarray, point, direction) -> tuple[fl
     s = (pts - point) @ np.asarray(direction, dtype=float)
     return float(s.min()), float(s.max())
 
+
+def _sliver_tips(volume: Volume, mask: np.ndarray, box, lesion_hu: float, normal_hu: float) -> np.ndarray:
+    """A mixed lesion's tips (on ``box``) that hold an island's sliver past a blunt end, as
+    segment.mixed.island_tips finds them on its mask, patches reading lesion among tips reading
+    marrow included (the lesion search keeps those): the share in them is an island's, not the
+    lesion's, and read as lesion it put ends a slice out (planes 1.1-1.5 mm on whole-circumference
+    mixed lesions).  They are read as marrow, and not as lesion."""
+    spacing_kji = volume.spacing[::-1]
+    grown = pad_box(box, [0] + [r + 1 for r in tip_reach(spacing_kji)], mask.shape)
+    m, hu = mask[grown], volume.array[grown]
+    lo, hi = LesionCriteria().blastic_hu
+    dense = m & (hu >= lo) & (hu <= hi)
+    tips = island_tips(m, hu, normal_hu, lesion_hu, float(np.median(hu[dense])) if dense.any() else lo,
+                       spacing_kji, patches=True)
+    return tips[tuple(slice(b.start - g.start, b.stop - g.start) for b, g in zip(box, grown))]

@@ -29,6 +29,7 @@ _UNREADABLE = 1.25
 # across, and one inward of a patch of tips leaves none readable within a pixel or two.
 _TIP_REACH_MM = 5.0
 _TAPERING = 0.1  # marrow's share (of marrow and lesion) in the slice inward of a tapering end
+_LONE = 1 / 3  # most share of readable tips reading lesion around a patch of them past a blunt end
 
 
 def within_mm(mask: np.ndarray, sampling, reach_mm: float) -> np.ndarray:
@@ -134,7 +135,7 @@ def _near(boxes, pad) -> list[list[int]]:
 
 
 def island_tips(mask: np.ndarray, hu: np.ndarray, normal_hu: float, lesion_hu: float,
-                island_hu: float, spacing_kji) -> np.ndarray:
+                island_hu: float, spacing_kji, patches: bool = False) -> np.ndarray:
     """Voxels at a mixed lesion's ends along the slices (axis 0) that are marrow with a sliver
     of an island: tips (marrow past them) that an island makes unreadable, where the readable
     tips beside them in their slice are mostly marrow.
@@ -147,9 +148,14 @@ def island_tips(mask: np.ndarray, hu: np.ndarray, normal_hu: float, lesion_hu: f
     it beside an island: read against the island inward of it, tips of partial-break lesions
     went, Dice -0.006, ends 0.15 mm short), but the end is smooth across the canal, and the
     lytic tips around it read their own share.
+
+    ``patches``: also readable tips that read lesion where those around them read marrow two to
+    one (see below).  Their value says lesion, and the mask keeps them (dropping them, the plan
+    read their share as the voxel past the end: planes up to 1.1 mm farther out); the plan
+    drops them and reads their share as none (plan/extent.py).
     """
     out = np.zeros_like(mask)
-    reach = [int(np.ceil(_TIP_REACH_MM / float(p))) for p in spacing_kji[1:]]
+    reach = tip_reach(spacing_kji)
     box = bbox(mask, [1] + [r + 1 for r in reach])  # what the in-plane windows see of the tips
     if box is None or lesion_hu <= normal_hu:
         return out
@@ -163,17 +169,28 @@ def island_tips(mask: np.ndarray, hu: np.ndarray, normal_hu: float, lesion_hu: f
     for inward, here, outward in ((slice(2, None), slice(1, -1), slice(None, -2)),
                                   (slice(None, -2), slice(1, -1), slice(2, None))):
         after = m[inward] & ~lifted[inward]  # lesion inward, not an island: the share reads
-        suspect = m[here] & m[inward] & ~m[outward] & (v[outward] < 0.5) & (lifted[here] | ~after)
-        suspect &= 2 * v[here] < np.maximum(v[inward], isl)  # not half an island itself
+        tips = m[here] & m[inward] & ~m[outward] & (v[outward] < 0.5)
+        tips &= 2 * v[here] < np.maximum(v[inward], isl)  # not half an island itself
         readable = after & ~lifted[here]
         votes, inside = _share(readable, near), _share(readable & (v[here] >= 0.5), near)
         # A blunt end: lesion all across the slice inward, not the marrow beside a tapering tip
         # (whose readable neighbours are the marrow it tapers into).
         marrow = _share(~m[inward] & (v[inward] < 0.5), near)
         blunt = marrow < _TAPERING * (marrow + _share(m[inward], near))
-        drop[here] |= suspect & blunt & (votes * np.prod(near) >= 2) & (2 * inside < votes)
+        judged = tips & blunt & (votes * np.prod(near) >= 2)
+        drop[here] |= judged & ~readable & (2 * inside < votes)
+        if patches:
+            # Past a blunt end the readable tips reading lesion form a half-plane (the end's
+            # tilt), about half of those around the ones at its edge; one reading lesion where
+            # they read marrow two to one (or more) is in a patch of them, an island's sliver.
+            drop[here] |= judged & readable & (inside <= _LONE * votes + 1e-6)
     out[box] = drop
     return out
+
+
+def tip_reach(spacing_kji) -> list[int]:
+    """The in-plane reach (j, i voxels) of the readable tips that judge one (_TIP_REACH_MM)."""
+    return [int(np.ceil(_TIP_REACH_MM / float(p))) for p in spacing_kji[1:]]
 
 
 def _share(mask: np.ndarray, size) -> np.ndarray:
