@@ -21,8 +21,8 @@ from .components import label
 from .extension import soft_tissue_extension
 from .filters import LazyMedian, box_extreme, erode_cross, grow_box
 from .mixed import BRIDGE_MM, enclosed, island_tips
-from .mixed_lesion import (CLEARLY_BONE_HU, clear_of_islands, edge_islands, holds_islands, island_clear_level,
-                           island_share, joined, merge_mixed)
+from .mixed_lesion import (CLEARLY_BONE_HU, clear_of_islands, edge_islands, extension_level, holds_islands,
+                           island_clear_level, island_share, joined, merge_mixed)
 from .slices import in_two
 from .transitions import positions, transitions
 
@@ -337,8 +337,10 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
         # maps of the whole bone's box are costly.
         near = tuple(slice(max(r.start + b.start - p, 0), min(r.start + b.stop + p, n))
                      for r, b, p, n in zip(roi, inner, pad, volume.shape))
+        # A mixed lesion's level, read on the core it grew from, read again on all of it.
+        own_hu = extension_level(lesion_hu, mask, hu) if islands else lesion_hu
         ext, note = soft_tissue_extension(volume.array[near].astype(np.float32), solid[near],
-                                          full[near], lesion_hu, spacing_kji, criteria.extension_mm)
+                                          full[near], own_hu, spacing_kji, criteria.extension_mm)
         voxels += int(np.count_nonzero(ext & ~full[near]))
         full[near] |= ext
         ext_box = bbox(ext)
