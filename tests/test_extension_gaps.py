@@ -37,7 +37,7 @@ def test_extension_slices_apart_from_the_break_are_kept():
 # on 1.3 x 2.5 mm voxels: the level read there was off by 4-9 HU, and the extension is told from
 # the muscle by it (segment/mixed_lesion.extension_level).  Seed 11 of the mixed sweep, case 15:
 # the core read 49 HU for lytic tissue of 40, too like the muscle: no extension, Dice 0.754.
-# Case 55: the core read 38 HU, the midpoint too far from the muscle: Dice 0.832.
+# Case 55: the core read 38 HU, the midpoint too far from the muscle: Dice 0.831 (0.855 now).
 SHORT_CORE = dict(COARSE, lesion_type="mixed", lesion_length_mm=23.24, lesion_center_mm=6.31, tilt_deg=2.59,
                   tilt_azimuth_deg=159.53, lesion_angle_deg=283.06, noise_hu=23.21, seed=927)
 LOW_CORE = dict(COARSE, lesion_type="mixed", lesion_length_mm=28.68, lesion_center_mm=11.11, tilt_deg=12.3,
@@ -57,8 +57,8 @@ def test_extension_told_by_the_whole_lesions_level_when_its_core_reads_like_musc
     lesion, dice, found = _found(SHORT_CORE)
     assert lesion.type == "mixed"
     assert not any("too alike" in w for w in lesion.warnings)
-    assert found >= 0.5, found  # 0 with the core's level
-    assert dice >= 0.82, dice  # 0.754 with the core's level
+    assert found >= 0.5, found  # 0 with the core's level, 0.81 now
+    assert dice >= 0.82, dice  # 0.754 with the core's level, 0.835 now
 
 
 def test_extension_told_by_the_whole_lesions_level_when_its_core_reads_low():
