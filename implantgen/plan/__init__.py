@@ -50,7 +50,7 @@ def make_plan(volume: Volume, target: Target, margin_mm: float, *, pain: str | N
     feasibility = check_feasibility(axis, cuts, margin_mm, target.name, limits)
     if feasibility.refusals and strict:
         raise PlanNotFeasible(feasibility.refusals[0])
-    outer, inner = cortical_radii(volume, target.solid, axis, extent)
+    outer, inner = cortical_radii(volume, target.solid, axis, extent, points=target.points, box=target.box)
     involvement, axial = cortical_involvement(volume, lesion.mask, axis, extent, (outer + inner) / 2)
     risk, notes = fracture_risk(target.name, lesion.type, involvement, axial, extent[1] - extent[0],
                                 axis, extent, pain)

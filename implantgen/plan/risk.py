@@ -22,13 +22,16 @@ _LOWER = ("femur", "tibia", "fibula")
 _PERITROCHANTERIC_SHARE = 0.2  # the proximal fifth of the femur: head, neck, trochanters
 
 
-def cortical_radii(volume: Volume, bone: np.ndarray, axis: BoneAxis, exclude, cortex_hu=400.0):
+def cortical_radii(volume: Volume, bone: np.ndarray, axis: BoneAxis, exclude, cortex_hu=400.0,
+                   points: np.ndarray | None = None, box=None):
     """(outer, inner) radius of the healthy shaft near the lesion, from the median areas of the
-    bone's and the canal's cross-sections on the shaft's levels away from the lesion."""
+    bone's and the canal's cross-sections on the shaft's levels away from the lesion.
+    ``points``: voxel_points(volume, bone), ``box``: bbox(bone), when the caller has them."""
     # The bone's voxels in C order: voxel_points gives index_to_physical's numbers (elementwise
     # on an axis-aligned grid, without a BLAS call).
-    box = bbox(bone)  # once: a pass over the whole CT
-    s = axis.position(voxel_points(volume, bone, box))
+    if box is None:
+        box = bbox(bone)  # once: a pass over the whole CT
+    s = axis.position(voxel_points(volume, bone, box) if points is None else points)
     canal = volume.array[box][bone[box]] < cortex_hu
     lo, hi = axis.shaft()
     edges = np.arange(lo, hi + axis.bin_mm, axis.bin_mm)
