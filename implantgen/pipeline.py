@@ -221,7 +221,8 @@ def _segment_and_plan(loaded: Inbox, bones_file, bone_names, seed, criteria, mar
         bones = stages.run("segment", _bones, volume, bones_file, bone_names)
         target = stages.run("target", find_target, volume, bones, lesion_mask=mask, seed=seed, criteria=criteria)
         resection = stages.run("plan", make_plan, volume, target, margin_mm, pain=pain, limits=limits)
-    return bones, target, resection, stages.seconds
+    # The solid's voxel points served the plan; they need not cross to the parent (12 MB here).
+    return bones, replace(target, points=None), resection, stages.seconds
 
 
 def plan_case(series, out, *, margin_mm: float = 20.0, series_uid: str | None = None,
