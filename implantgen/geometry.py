@@ -40,6 +40,11 @@ def pad_box(box: tuple, pad: int | tuple, shape) -> tuple:
     return tuple(slice(max(b.start - int(p), 0), min(b.stop + int(p), n)) for b, p, n in zip(box, pad, shape))
 
 
+def offset_box(outer: tuple, inner: tuple) -> tuple:
+    """``inner`` (a box of the array ``outer`` cuts out) as a box of the whole array."""
+    return tuple(slice(o.start + i.start, o.start + i.stop) for o, i in zip(outer, inner))
+
+
 def _bbox_nd(mask: np.ndarray, pad) -> tuple[slice, ...] | None:
     if not mask.any():
         return None

@@ -21,7 +21,7 @@ from dataclasses import replace
 import numpy as np
 from scipy import ndimage
 
-from ..geometry import bbox
+from ..geometry import bbox, offset_box
 from ..records import BoneSegmentation, Volume
 from .body import body_parts, full_bbox, upsample
 from .features import bone_features, touching_pairs
@@ -54,7 +54,7 @@ def segment_bones(volume: Volume, *, roi=None) -> BoneSegmentation:
     if body_box is None:
         return BoneSegmentation(labels=np.zeros(shape, dtype=np.uint8), names={},
                                 warnings=("No body found on this CT.",))
-    box = _offset(work, body_box)
+    box = offset_box(work, body_box)
     body_x = _x_range(volume, box)
     hu, body = volume.array[box], upsample(parts, steps, body_box) > 0
     levels = tissue_levels(hu, body)
@@ -63,7 +63,7 @@ def segment_bones(volume: Volume, *, roi=None) -> BoneSegmentation:
     pad = tuple(int(np.ceil(REACH_MM / float(s))) + 2 for s in spacing[::-1])
     near = bbox((hu > levels.cortex) & body, pad)
     if near is not None:
-        box, hu, body = _offset(box, near), hu[near], body[near]
+        box, hu, body = offset_box(box, near), hu[near], body[near]
     warnings = []
     metal = metal_mask(hu, spacing)
     metal_full = None
@@ -79,11 +79,11 @@ def segment_bones(volume: Volume, *, roi=None) -> BoneSegmentation:
     if bone_box is None:
         return BoneSegmentation(labels=np.zeros(shape, dtype=np.uint8), names={}, metal=metal_full,
                                 warnings=tuple(warnings + ["No bone found on this CT."]))
-    labels, names = _bones(volume, _offset(box, bone_box), body_x, solid.mask[bone_box],
+    labels, names = _bones(volume, offset_box(box, bone_box), body_x, solid.mask[bone_box],
                            solid.g[bone_box], solid.marrow[bone_box], solid.levels.cortex,
                            None if metal is None else metal[bone_box], trunk=(parts, steps, work))
     out = np.zeros(shape, dtype=np.uint8 if len(names) < 256 else np.uint16)
-    out[_offset(box, bone_box)] = labels
+    out[offset_box(box, bone_box)] = labels
     return BoneSegmentation(labels=out, names=names, metal=metal_full, warnings=tuple(warnings))
 
 
@@ -205,10 +205,6 @@ def _full_roi(shape, roi):
     if roi is None:
         return tuple(slice(0, n) for n in shape)
     return tuple(slice(*s.indices(n)[:2]) for s, n in zip(roi, shape))
-
-
-def _offset(outer, inner):
-    return tuple(slice(o.start + i.start, o.start + i.stop) for o, i in zip(outer, inner))
 
 
 def _affine(volume: Volume, box) -> np.ndarray:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from ..geometry import bbox, filter_size
+from ..geometry import bbox, filter_size, offset_box
 from .components import label
 from .filters import dilate_cross, erode_cross
 
@@ -71,10 +71,6 @@ def window_pieces(mask: np.ndarray, kind: str, min_voxels: int) -> list[Candidat
         piece[offset_box(box, boxes[i])] = labels[boxes[i]] == i + 1
         out.append(Candidate(piece, kind, int(sizes[i]), centre(piece)))
     return out
-
-
-def offset_box(outer, inner):
-    return tuple(slice(o.start + i.start, o.start + i.stop) for o, i in zip(outer, inner))
 
 
 def pick(cands: list[Candidate], seed_kji, spacing_kji) -> Candidate:

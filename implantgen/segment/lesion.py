@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
-from ..geometry import bbox, filter_size, pad_box
+from ..geometry import bbox, filter_size, offset_box, pad_box
 from ..records import LesionCriteria, Volume
-from .candidates import MIN_PIECE, dilated, offset_box, opened, pick, window_pieces
+from .candidates import MIN_PIECE, dilated, opened, pick, window_pieces
 from .components import label
 from .extension import soft_tissue_extension
 from .filters import LazyMedian, box_extreme, erode_cross, grow_box

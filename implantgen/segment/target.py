@@ -14,7 +14,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..errors import InputError, PlanNotFeasible
-from ..geometry import bbox, pad_box, voxel_points
+from ..geometry import bbox, offset_box, pad_box, voxel_points
 from .axis import AxisStart, BoneAxis, axis_start, bone_axis
 from ..records import BoneSegmentation, Volume
 from .lesion import Lesion, LesionCriteria, detect_lesion
@@ -45,7 +45,7 @@ _NOT_LONG = ("vertebra", "sacrum", "hip", "rib", "costal", "sternum", "scapula",
 
 def _solid_and_axis(volume: Volume, mask: np.ndarray, name: str = "", box=None):
     """(solid, its axis, long bone?, the axis's start (axis_start): its points and first fit are
-    reused by the later steps, bbox(solid) or None when ``box`` is).
+    reused by the later steps, bbox(solid): ``box`` as given where the solid is the mask).
 
     ``box``: bbox(mask), when the caller has it; it is the solid's box too (a section's hull or
     filled holes lie within the section's own box)."""
@@ -65,9 +65,8 @@ def _solid_and_axis(volume: Volume, mask: np.ndarray, name: str = "", box=None):
     solid = np.zeros(mask.shape, dtype=bool)  # not zeros_like: that writes every page of a CT
     solid[roi] = closed
     start = axis_start(volume, solid, voxel_points(volume, solid, roi))
-    inner = bbox(closed)  # closed holds the mask: not empty
-    solid_box = tuple(slice(r.start + i.start, r.start + i.stop) for r, i in zip(roi, inner))
-    return solid, bone_axis(volume, solid, start=start), True, start, None if box is None else solid_box
+    solid_box = offset_box(roi, bbox(closed))  # closed holds the mask: not empty
+    return solid, bone_axis(volume, solid, start=start), True, start, solid_box
 
 
 def _search_region(solid: np.ndarray, axis: BoneAxis, long_bone: bool, points: np.ndarray,
@@ -195,7 +194,7 @@ def _label_mask(labels: np.ndarray, label: int, occupied) -> tuple[np.ndarray, t
     inner = bbox(sub)
     if inner is None:
         return mask, None
-    box = tuple(slice(o.start + i.start, o.start + i.stop) for o, i in zip(occupied, inner))
+    box = offset_box(occupied, inner)
     mask[box] = sub[inner]
     return mask, box
 
