@@ -9,7 +9,7 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from ..geometry import bbox
-from ..mesh import keep_between_planes, mask_surface, mesh_report, write_stl
+from ..mesh import mask_between_planes, mask_surface, mesh_report, write_stl
 from ..records import BONE_LABEL, LESION_LABEL, OTHER_BONE_LABEL, Volume
 
 # segmentation.nrrd labels (contract)
@@ -61,18 +61,19 @@ def segmentation_labels(bone_labels: np.ndarray, target_solid: np.ndarray, lesio
 
 
 def _surface(volume: Volume, mask: np.ndarray):
-    """(mask_surface, its mesh_report).  A mask with a cavity meeting its outer surface along a
-    voxel edge gets four faces on that edge from marching cubes, and the surface is not closed:
-    its cavities (a few voxels) are then filled and the surface made again."""
+    """(mask_surface, its mesh_report, the mask it bounds).  A mask with a cavity meeting its
+    outer surface along a voxel edge gets four faces on that edge from marching cubes, and the
+    surface is not closed: its cavities (a few voxels) are then filled and the surface made
+    again."""
     mesh = mask_surface(volume, mask)
     report = mesh_report(mesh)
     if not report["watertight"]:
         roi = bbox(mask, 1)
         filled = np.zeros(mask.shape, dtype=bool)
         filled[roi] = ndimage.binary_fill_holes(mask[roi])
-        mesh = mask_surface(volume, filled)
+        mask, mesh = filled, mask_surface(volume, filled)
         report = mesh_report(mesh)
-    return mesh, report
+    return mesh, report, mask
 
 
 def _checked(report: dict, name: str, mask_ml: float | None) -> dict:
@@ -92,10 +93,10 @@ def write_surfaces(folder: Path, volume: Volume, bone: np.ndarray, lesion: np.nd
     # count_nonzero, not sum: 0.02 s instead of 0.15 s on a 100M-voxel mask; np.int64 keeps the
     # numbers numpy scalars, as sum gave (round() of them is numpy's)
     bone_ml, lesion_ml = (np.int64(np.count_nonzero(m)) * voxel_ml for m in (bone, lesion))
-    bone_mesh, bone_report = _surface(volume, bone)
-    lesion_mesh, lesion_report = _surface(volume, lesion)
+    bone_mesh, bone_report, bone = _surface(volume, bone)
+    lesion_mesh, lesion_report, _ = _surface(volume, lesion)
     low, high = cuts
-    segment = keep_between_planes(bone_mesh, (low.point, low.normal), (high.point, high.normal))
+    segment = mask_between_planes(volume, bone, (low.point, low.normal), (high.point, high.normal), bone_mesh)
     checks = {
         "bone.stl": _checked(bone_report, "bone.stl", bone_ml),
         "lesion.stl": _checked(lesion_report, "lesion.stl", lesion_ml),

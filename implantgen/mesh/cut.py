@@ -6,6 +6,10 @@ import manifold3d
 import numpy as np
 import trimesh
 
+from ..geometry import bbox
+from .checks import mesh_report
+from .surface import mask_surface
+
 
 # Booleans can leave vertices a hair apart; STL stores float32 and readers merge equal
 # positions, so such pairs would turn into non-manifold edges.  Surfaces are simplified to this
@@ -59,3 +63,36 @@ def keep_between_planes(mesh: trimesh.Trimesh, low: tuple, high: tuple) -> trime
     m = m.trim_by_plane(tuple(n0), float(n0 @ p0))  # keeps n0 . x >= n0 . p0
     m = m.trim_by_plane(tuple(-n1), float(-n1 @ p1))  # keeps n1 . x <= n1 . p1
     return from_manifold(m)
+
+
+def mask_between_planes(volume, mask: np.ndarray, low: tuple, high: tuple, whole: trimesh.Trimesh) -> trimesh.Trimesh:
+    """``keep_between_planes(whole, low, high)``, where ``whole`` is ``mask_surface(volume, mask)``,
+    made from the mask's voxels near the slab alone: the kernel took 0.5 s to take in a whole
+    femur's surface and cut away all but a tenth of it.
+
+    Marching cubes is local: a cell's triangles depend only on its eight corner voxels, so
+    where every corner lies within a voxel's diagonal of the slab, the mask cut off past that
+    distance gives the same triangles, and the piece between the planes is the same.  Should
+    the cut-off mask's surface not be closed (a cavity meeting the cut along a voxel edge: the
+    kernel takes such a surface without a word), the whole surface is cut instead.
+    """
+    box = bbox(mask)
+    reach = 1.5 * float(np.linalg.norm(volume.spacing))
+    near = mask[box] & (_along(volume, box, *low) >= -reach) & (_along(volume, box, *high) <= reach)
+    if near.any():
+        surface = mask_surface(volume, near, box)
+        if mesh_report(surface)["watertight"]:
+            return keep_between_planes(surface, low, high)
+    return keep_between_planes(whole, low, high)
+
+
+def _along(volume, box, point, normal) -> np.ndarray:
+    """Signed distance (mm, float32) of the voxel centres of ``box`` from the plane (point,
+    normal), positive on the normal's side."""
+    n = np.asarray(normal, float) / np.linalg.norm(normal)
+    step = n @ (volume.direction * volume.spacing[None, :])  # mm per index step along i, j, k
+    k, j, i = (np.arange(b.start, b.stop, dtype=np.float64) * s for b, s in zip(box, step[::-1]))
+    i = i + n @ (volume.origin - np.asarray(point, float))
+    # float32 (well under a micrometre at half a metre) halves the memory of the sums on a long bone's box
+    k, j, i = (a.astype(np.float32) for a in (k, j, i))
+    return k[:, None, None] + j[None, :, None] + i[None, None, :]

@@ -12,13 +12,14 @@ import numpy as np
 import trimesh
 from skimage.measure import marching_cubes
 
-from ..geometry import bbox
+from ..geometry import bbox, offset_box
 from ..records import Volume
 from .checks import signed_volume
 
 
-def mask_surface(volume: Volume, mask: np.ndarray) -> trimesh.Trimesh:
-    """The boundary of ``mask`` (bool, CT grid) as one closed mesh with positive volume.
+def mask_surface(volume: Volume, mask: np.ndarray, box: tuple | None = None) -> trimesh.Trimesh:
+    """The boundary of ``mask`` (bool, CT grid; or the part of it in ``box``, a (k, j, i) tuple
+    of slices, with ``mask`` that part) as one closed mesh with positive volume.
 
     The iso-surface at 0.5 of the 0/1 mask lies halfway between inside and outside voxel
     centres, so the mesh encloses about the mask's own volume.
@@ -28,6 +29,8 @@ def mask_surface(volume: Volume, mask: np.ndarray) -> trimesh.Trimesh:
         raise ValueError("empty mask has no surface")
     field = np.pad(mask[roi].astype(np.float32), 1)  # zero all round: the surface closes
     verts, faces, _, _ = marching_cubes(field, level=0.5, allow_degenerate=False)
+    if box is not None:
+        roi = offset_box(box, roi)
     start = np.array([r.start for r in roi], dtype=float) - 1.0  # the padding shifted indices
     kji = verts + start
     points = volume.index_to_physical(kji[:, ::-1])
