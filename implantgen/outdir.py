@@ -49,12 +49,20 @@ def _check_writable(out: Path) -> None:
 
 def _check_inputs_outside(out: Path, inputs) -> None:
     """Replacing the folder must not delete an input (re-planning an earlier result's ct.nrrd
-    into that same folder would)."""
+    into that same folder would), nor may the folder go into an input folder: a DICOM series
+    folder is the user's, and is read with its subfolders, so a result written there would be
+    read back as part of the series next time."""
     where = out.resolve()
     for given in inputs:
-        if given is not None and where in (Path(given).resolve(), *Path(given).resolve().parents):
+        if given is None:
+            continue
+        given_path = Path(given).resolve()
+        if where in (given_path, *given_path.parents):
             raise InputError(f"The output folder {out} holds the input {given}, which writing the "
                              "folder would delete: choose another output folder.")
+        if given_path.is_dir() and given_path in where.parents:
+            raise InputError(f"The output folder {out} lies inside the input folder {given}, which must be "
+                             "left as it was: choose an output folder outside it.")
 
 
 def check_output_dir(out, inputs=()) -> Path:

@@ -352,6 +352,17 @@ def test_output_folder_holding_an_input_is_not_replaced(small_series, tmp_path, 
         assert (earlier / "ct.nrrd").read_bytes() == before
 
 
+def test_output_folder_inside_the_input_series_folder_is_refused(small_series, tmp_path, run_cli):
+    """The series folder is read with its subfolders: a result written into it would change what
+    the user gave, and be read back as part of the series next time."""
+    folder, _ = small_series
+    before = sorted(p.name for p in folder.rglob("*"))
+    for command in ("plan", "segment"):
+        code, _, err = run_cli(command, folder, "--out", folder / "plan_out")
+        assert code == 2 and "lies inside the input folder" in err and len(err.strip().splitlines()) == 1, err
+    assert sorted(p.name for p in folder.rglob("*")) == before
+
+
 @pytest.mark.parametrize("argv, phrase", [
     (["--bones", "nowhere.nrrd"], "bone label map nowhere.nrrd does not exist"),
     (["--bone-names", "totalsegmentator"], "give that label map too"),
