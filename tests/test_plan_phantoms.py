@@ -135,6 +135,18 @@ CASES.update({
                                     tilt_azimuth_deg=261.8, lesion_angle_deg=177.5, noise_hu=22.5, seed=190),
     "mixed-coarse-36-seed317": dict(lesion_type="mixed", lesion_length_mm=36.3, lesion_center_mm=-22.5, tilt_deg=10.0,
                                     tilt_azimuth_deg=224.7, lesion_angle_deg=269.8, noise_hu=24.3, seed=317),
+    # A partial break on GRID whose high tip is an island: its tip voxels, denser than lytic
+    # tissue can read, were not read and the plane fell to lower columns, 1.20 mm short; read
+    # against the island's level (extent._dense_tips): 0.54.
+    "mixed-coarse-65-seed636": dict(lesion_type="mixed", lesion_length_mm=64.6, lesion_center_mm=12.78, tilt_deg=5.38,
+                                    tilt_azimuth_deg=232.15, lesion_angle_deg=122.43, noise_hu=20.75, seed=636),
+    # The whole circumference on 0.8 x 2 mm voxels: two adjacent columns whose tip voxel is an
+    # island's sliver read as lytic tissue a slice too far, and set the crest: the high plane
+    # +1.34 mm; the 3rd farthest column where five or more of a neighbourhood are read and the
+    # 2nd stands 0.4 of a slice above it (extent._crest): +0.80.
+    "mixed-whole-27-seed935": dict(MIXED_GRID, cortex_destroyed=1.0, lesion_length_mm=26.95, lesion_center_mm=-9.24,
+                                   tilt_deg=4.65, tilt_azimuth_deg=352.19, lesion_angle_deg=338.76, noise_hu=13.79,
+                                   seed=935),
 })
 _RUNS = {}
 

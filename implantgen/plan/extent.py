@@ -29,6 +29,8 @@ from ..segment.mixed import island_tips, tip_reach
 _CORTEX_FRACTION = 2.0
 _UNREADABLE = 1.25  # lesion fractions past this are denser tissue in the voxel (cortex, islands)
 _CREST_RANK = 2  # the crest: the 2nd farthest column of a neighbourhood, so no lone column
+_CROWDED = 5  # a mixed lesion's neighbourhood with this many columns read: the 3rd farthest ...
+_PAIR = 0.4  # ... where the 2nd stands this many slices above it (an island's sliver: most of one)
 _TAPER_MM = 4.5  # columns this near the crest sample the tip's taper (its paraboloid)
 _TAPER_EVIDENCE = 3.0  # its curvature must stand this many standard errors clear of zero
 
@@ -79,19 +81,26 @@ def _column_reach(volume: Volume, sub, frac, start, point, d, sign,
     total = sum(np.take_along_axis(f, np.minimum(last + k, n - 1)[None], axis=0)[0]
                 for k in (0, 1))
     if islands is not None:
-        level, normal_hu, contrast, mixture = islands
+        level, normal_hu, contrast, mixture, island_hu = islands
+        level = np.moveaxis(level, axis, 0)[::out]
         lytic_tip = ~np.isnan(np.take_along_axis(f, last[None], axis=0)[0])
-        total = _island_ends(total, np.moveaxis(level, axis, 0)[::out], col, last, normal_hu, contrast)
+        total = _island_ends(total, level, col, last, normal_hu, contrast)
         # A tip read as lytic tissue between marrow and an island may be a sixth of island.
         tip_mixture = np.take_along_axis(np.moveaxis(mixture, axis, 0)[::out], last[None], axis=0)[0]
         total = np.where(lytic_tip & tip_mixture, np.nan, total)
+        total = _dense_tips(total, level, last, normal_hu, contrast, island_hu)
     cols = np.argwhere(has)
     kji = np.insert(cols, axis, (last if out > 0 else n - 1 - last)[has], axis=1) + start
     s = (volume.index_to_physical(kji[:, ::-1].astype(float)) - point) @ d
-    delta = abs(float(volume.spacing[2 - axis] * (volume.direction[:, 2 - axis] @ d)))
+    delta = _step(volume, axis, d)
     reach = np.full(has.shape, np.nan)
     reach[has] = sign * s - delta / 2 + delta * total[has]
     return reach, axis
+
+
+def _step(volume: Volume, axis: int, d: np.ndarray) -> float:
+    """How far one voxel step along array ``axis`` moves along ``d`` (mm)."""
+    return abs(float(volume.spacing[2 - axis] * (volume.direction[:, 2 - axis] @ d)))
 
 
 def _island_ends(total, level, col, last, normal_hu: float, contrast: float) -> np.ndarray:
@@ -113,6 +122,29 @@ def _island_ends(total, level, col, last, normal_hu: float, contrast: float) -> 
     return np.where(island, share, total)
 
 
+def _dense_tips(total, level, last, normal_hu: float, contrast: float, island_hu: float) -> np.ndarray:
+    """``total`` with the columns still unread whose last voxel is an island at the lesion's
+    end read against the lesion's island level (``island_hu``, its dense voxels' median).
+
+    Such a tip is denser than lytic tissue and the blur of a neighbour make it (past
+    _CORTEX_FRACTION contrasts), with marrow two voxels on (not the cortex that a lesion at
+    its break replaced); its share of the end is its partial volume of island.  Unread, its
+    column left the end to lower columns or to the voxels' own reach: planes 1.05-1.92 mm
+    short on 2.5 mm slices where an island capped a partial-break lesion's tip (0.40-1.15).
+    """
+    own = island_hu - normal_hu
+    if not own > 0:
+        return total
+    n = level.shape[0]
+
+    def above(k):  # HU over marrow k voxels on from the last
+        return np.take_along_axis(level, np.clip(last + k, 0, n - 1)[None], axis=0)[0] - normal_hu
+
+    tip = np.isnan(total) & (above(0) > _CORTEX_FRACTION * contrast) & (above(2) < contrast / 2) & (last + 2 < n)
+    share = np.clip(above(0) / own, 0.0, 1.0) + np.clip(above(1) / own, 0.0, 1.0)
+    return np.where(tip, share, total)
+
+
 def _island_mixture(level: np.ndarray, spacing_kji, normal_hu: float, contrast: float) -> np.ndarray:
     """Voxels whose in-plane neighbourhood spans from marrow (below the lesion-marrow midpoint)
     to an island's partial volume (past what the lesion's fractions read): where a sclerotic
@@ -126,7 +158,7 @@ def _island_mixture(level: np.ndarray, spacing_kji, normal_hu: float, contrast: 
     return low & (ndimage.maximum_filter(level, size=size) > normal_hu + _UNREADABLE * contrast)
 
 
-def _crest(reach: np.ndarray, spacing, sparse: bool = False) -> float:
+def _crest(reach: np.ndarray, spacing, sparse: bool = False, step: float = 0.0) -> float:
     """The farthest reach that two columns of one neighbourhood attain (3 x 3 across fine
     axes, 3 x 1 with a thick one), over the neighbourhoods mostly measured (``sparse``: over
     those with two columns measured).
@@ -137,6 +169,11 @@ def _crest(reach: np.ndarray, spacing, sparse: bool = False) -> float:
     lesion's end is pointed).  A mixed lesion's islands leave most of its columns unread (their
     neighbours read as cortex), and at its tip the readable ones are too few for a majority:
     the crest then fell back to the voxel centres, up to 1.8 mm short on 2.5 mm slices.
+
+    A tip voxel holding an island's sliver reads as lytic tissue filling it, most of a slice
+    too far, and an island makes such tips in patches: two side by side set the crest (planes
+    1.0-1.4 mm out).  Where five or more columns of a neighbourhood are read and its 2nd
+    farthest stands more than _PAIR of a slice (``step``, mm) above its 3rd, the 3rd counts.
     """
     size = filter_size(spacing)
     padded = np.pad(reach, [(n // 2, n // 2) for n in size], constant_values=np.nan)
@@ -147,7 +184,11 @@ def _crest(reach: np.ndarray, spacing, sparse: bool = False) -> float:
     if np.count_nonzero(ok) == 0 or len(near) < _CREST_RANK:
         return float(np.nanmax(reach))
     farthest_first = -np.sort(np.nan_to_num(-near[:, ok], nan=np.inf), axis=0)
-    return float(farthest_first[_CREST_RANK - 1].max())
+    crest = farthest_first[_CREST_RANK - 1]
+    if sparse:  # island slivers read a slice too far in pairs of columns: the 3rd where many read
+        pair = (measured[ok] >= _CROWDED) & (crest - farthest_first[_CREST_RANK] > _PAIR * step)
+        crest = np.where(pair, farthest_first[_CREST_RANK], crest)
+    return float(crest.max())
 
 
 def _hidden_apex(reach: np.ndarray, has: np.ndarray, spacing, crest: float) -> float:
@@ -193,7 +234,8 @@ class _Part:
     sub: np.ndarray  # the mask in its box
     start: np.ndarray  # the box's first (k, j, i) index
     frac: np.ndarray  # lesion share per voxel, NaN where unreadable (_fractions)
-    # (in-plane medians, normal HU, contrast, _island_mixture) for _island_ends
+    # (in-plane medians, normal HU, contrast, _island_mixture, island HU) for _island_ends and
+    # _dense_tips
     islands: tuple | None = None
 
 
@@ -230,7 +272,10 @@ def _part(volume: Volume, mask: np.ndarray, offset: np.ndarray, lesion_hu: float
     own = None
     if islands:
         level, contrast = _in_plane_median(hu, volume.spacing[::-1]), abs(lesion_hu - normal_hu)
-        own = (level, normal_hu, contrast, _island_mixture(level, volume.spacing[::-1], normal_hu, contrast))
+        dense = sub & (hu >= LesionCriteria().blastic_hu[0])
+        island_hu = float(np.median(hu[dense])) if dense.any() else np.nan
+        own = (level, normal_hu, contrast, _island_mixture(level, volume.spacing[::-1], normal_hu, contrast),
+               island_hu)
     return _Part(sub, np.array([r.start for r in roi]), frac, own)
 
 
@@ -278,7 +323,7 @@ def extent_along(lesion: LesionColumns, point, direction) -> tuple[float, float]
             ends.append(_index_extent(volume, lesion.inner_kji, point, d)[(sign + 1) // 2] + sign * half)
         else:
             spacing = np.delete(volume.spacing[::-1], axis)
-            crest = _crest(reach, spacing, sparse=lesion.islands)
+            crest = _crest(reach, spacing, sparse=lesion.islands, step=_step(volume, axis, d))
             if not lesion.islands:  # a mixed lesion's unread columns are its islands: no apex hides there
                 crest = _hidden_apex(reach, part.sub.any(axis=axis), spacing, crest)
             ends.append(sign * crest)
