@@ -7,6 +7,8 @@ osteotomy planes within 1 mm and normals within 2 degrees of the truth.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -14,6 +16,7 @@ from implantgen.errors import PlanNotFeasible
 from implantgen.geometry import angle_deg, bbox
 from implantgen.phantom import FemurSpec, femur_phantom
 from implantgen.plan import make_plan
+from implantgen.records import LesionCriteria
 from implantgen.segment import segment_bones
 from implantgen.segment.target import find_target
 
@@ -192,7 +195,7 @@ def _assert_extent(case, target):
 
     lesion = target.lesion
     columns = lesion_columns(case.volume, lesion.mask, lesion.lesion_hu, lesion.normal_hu, target.solid,
-                             islands=lesion.type == "mixed")
+                             islands=lesion.type == "mixed", dense_hu=lesion.dense_hu)
     lo, hi = extent_along(columns, np.array(axis["point"]), np.array(axis["direction"]))
     t_lo, t_hi = truth["lesion"]["extent_along_axis_mm"]
     assert abs(lo - t_lo) <= 1.0 and abs(hi - t_hi) <= 1.0, (lo, hi, t_lo, t_hi)
@@ -201,6 +204,24 @@ def _assert_extent(case, target):
 @pytest.mark.parametrize("name", list(CASES))
 def test_osteotomy_planes_match_truth(name):
     _assert_planes(*planned(name))
+
+
+def test_the_plan_reads_a_mixed_lesions_islands_in_the_lesion_searchs_window():
+    # The config's [lesion] blastic_hu reaches the plan through Lesion.dense_hu: the islands at a
+    # mixed lesion's ends are read in the window the search found them in (the plan used the
+    # default window whatever the config said).  With a window no voxel reaches, no tip is an
+    # island, and the ends move.
+    case, target, plan = planned("mixed-whole-27-seed935")
+    assert target.lesion.dense_hu == LesionCriteria().blastic_hu
+    none_dense = replace(target, lesion=replace(target.lesion, dense_hu=(3000.0, 4000.0)))
+    moved = make_plan(case.volume, none_dense, 20.0)
+    assert max(abs((a.point - b.point) @ a.normal) for a, b in zip(plan.osteotomies, moved.osteotomies)) > 0.2
+    # A mask given by the user is typed in the config's window too.
+    bones = segment_bones(case.volume)
+    for window, kind in (((450.0, 1300.0), "mixed"), ((1500.0, 3000.0), "lytic")):
+        given = find_target(case.volume, bones, lesion_mask=case.labels == 2,
+                            criteria=LesionCriteria(blastic_hu=window)).lesion
+        assert (given.type, given.dense_hu) == (kind, window)
 
 
 def _assert_planes(case, target, plan):

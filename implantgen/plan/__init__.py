@@ -46,7 +46,7 @@ def make_plan(volume: Volume, target: Target, margin_mm: float, *, pain: str | N
             "planned yet; 'implantgen segment' still outlines the lesion.")
     cuts, extent = plan_osteotomies(volume, axis, lesion.mask, lesion.lesion_hu, lesion.normal_hu,
                                     target.solid, margin_mm, islands=lesion.type == "mixed",
-                                    lesion_box=lesion.box)
+                                    lesion_box=lesion.box, dense_hu=lesion.dense_hu)
     feasibility = check_feasibility(axis, cuts, margin_mm, target.name, limits)
     if feasibility.refusals and strict:
         raise PlanNotFeasible(feasibility.refusals[0])

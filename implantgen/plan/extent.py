@@ -256,10 +256,12 @@ class LesionColumns:
 
 
 def _part(volume: Volume, mask: np.ndarray, offset: np.ndarray, lesion_hu: float,
-          normal_hu: float, islands: bool = False, slivers: np.ndarray | None = None) -> _Part:
+          normal_hu: float, islands: bool = False, slivers: np.ndarray | None = None,
+          dense_hu: tuple[float, float] = LesionCriteria.blastic_hu) -> _Part:
     """``mask`` (given as a box of the CT from ``offset``, holding all of it with 2 voxels to
     spare) cut to its own box grown by 2 voxels: the box bbox(mask, 2) finds on the whole CT.
-    ``slivers`` (same box as ``mask``): voxels read as marrow (_sliver_tips)."""
+    ``slivers`` (same box as ``mask``): voxels read as marrow (_sliver_tips); ``dense_hu``: the
+    islands' HU window."""
     local = bbox(mask, 2)
     roi = tuple(slice(r.start + o, r.stop + o) for r, o in zip(local, offset))
     sub = mask[local]
@@ -272,7 +274,7 @@ def _part(volume: Volume, mask: np.ndarray, offset: np.ndarray, lesion_hu: float
     own = None
     if islands:
         level, contrast = _in_plane_median(hu, volume.spacing[::-1]), abs(lesion_hu - normal_hu)
-        dense = sub & (hu >= LesionCriteria().blastic_hu[0])
+        dense = sub & (hu >= dense_hu[0])
         island_hu = float(np.median(hu[dense])) if dense.any() else np.nan
         own = (level, normal_hu, contrast, _island_mixture(level, volume.spacing[::-1], normal_hu, contrast),
                island_hu)
@@ -285,9 +287,11 @@ def _indices(mask: np.ndarray, offset: np.ndarray) -> np.ndarray:
 
 
 def lesion_columns(volume: Volume, mask: np.ndarray, lesion_hu: float, normal_hu: float,
-                   bone: np.ndarray | None = None, islands: bool = False, box=None) -> LesionColumns:
+                   bone: np.ndarray | None = None, islands: bool = False, box=None,
+                   dense_hu: tuple[float, float] = LesionCriteria.blastic_hu) -> LesionColumns:
     """The lesion ``mask`` prepared for ``extent_along``; see ``lesion_extent``.  ``box``:
-    bbox(mask), when the caller has it.
+    bbox(mask), when the caller has it; ``dense_hu``: the HU window of a mixed lesion's islands
+    (the lesion search's, Lesion.dense_hu).
 
     All of it is worked on in the lesion's box: nothing outside the mask changes a result, and
     a whole CT is a hundred times the voxels.
@@ -297,16 +301,17 @@ def lesion_columns(volume: Volume, mask: np.ndarray, lesion_hu: float, normal_hu
     sub = mask[box]
     slivers = None
     if islands:
-        slivers = _sliver_tips(volume, mask, box, lesion_hu, normal_hu)
+        slivers = _sliver_tips(volume, mask, box, lesion_hu, normal_hu, dense_hu)
         sub = sub & ~slivers
     if bone is not None:
         inner = sub & bone[box]
         if inner.any():
             outside = sub & ~bone[box]
-            return LesionColumns(volume, _part(volume, inner, offset, lesion_hu, normal_hu, islands, slivers),
+            return LesionColumns(volume, _part(volume, inner, offset, lesion_hu, normal_hu, islands, slivers,
+                                               dense_hu),
                                  _indices(inner, offset),
                                  _indices(outside, offset) if outside.any() else None, islands)
-    return LesionColumns(volume, _part(volume, sub, offset, lesion_hu, normal_hu, islands, slivers),
+    return LesionColumns(volume, _part(volume, sub, offset, lesion_hu, normal_hu, islands, slivers, dense_hu),
                          _indices(sub, offset), None, islands)
 
 
@@ -356,7 +361,8 @@ def _index_extent(volume: Volume, kji: np.ndarray, point, direction) -> tuple[fl
     return float(s.min()), float(s.max())
 
 
-def _sliver_tips(volume: Volume, mask: np.ndarray, box, lesion_hu: float, normal_hu: float) -> np.ndarray:
+def _sliver_tips(volume: Volume, mask: np.ndarray, box, lesion_hu: float, normal_hu: float,
+                 dense_hu: tuple[float, float]) -> np.ndarray:
     """A mixed lesion's tips (on ``box``) that hold an island's sliver past a blunt end, as
     segment.mixed.island_tips finds them on its mask, patches reading lesion among tips reading
     marrow included (the lesion search keeps those): the share in them is an island's, not the
@@ -365,7 +371,7 @@ def _sliver_tips(volume: Volume, mask: np.ndarray, box, lesion_hu: float, normal
     spacing_kji = volume.spacing[::-1]
     grown = pad_box(box, [0] + [r + 1 for r in tip_reach(spacing_kji)], mask.shape)
     m, hu = mask[grown], volume.array[grown]
-    lo, hi = LesionCriteria().blastic_hu
+    lo, hi = dense_hu
     dense = m & (hu >= lo) & (hu <= hi)
     tips = island_tips(m, hu, normal_hu, lesion_hu, float(np.median(hu[dense])) if dense.any() else lo,
                        spacing_kji, patches=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..records import Volume
+from ..records import LesionCriteria, Volume
 from ..segment.axis import BoneAxis
 from .extent import extent_along, lesion_columns
 
@@ -31,11 +31,14 @@ class Osteotomy:
 def plan_osteotomies(volume: Volume, axis: BoneAxis, lesion_mask: np.ndarray, lesion_hu: float,
                      normal_hu: float, bone: np.ndarray, margin_mm: float,
                      local_window_mm: float = 40.0,
-                     islands: bool = False, lesion_box=None) -> tuple[list[Osteotomy], tuple[float, float]]:
+                     islands: bool = False, lesion_box=None,
+                     dense_hu: tuple[float, float] = LesionCriteria.blastic_hu
+                     ) -> tuple[list[Osteotomy], tuple[float, float]]:
     """The two cuts (low end first) and the lesion's extent along the global axis; ``islands``:
-    a mixed lesion (see extent.LesionColumns); ``lesion_box``: bbox(lesion_mask), when known."""
+    a mixed lesion (see extent.LesionColumns), its islands in the HU window ``dense_hu``;
+    ``lesion_box``: bbox(lesion_mask), when known."""
     lesion = lesion_columns(volume, lesion_mask, lesion_hu, normal_hu, bone, islands,  # once for 3 extents
-                            box=lesion_box)
+                            box=lesion_box, dense_hu=dense_hu)
     extent = extent_along(lesion, axis.point, axis.direction)
     cuts = []
     for side, sign, tip in (("low", -1.0, extent[0]), ("high", 1.0, extent[1])):

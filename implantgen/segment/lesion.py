@@ -62,6 +62,9 @@ class Lesion:
     other_candidates: list = field(default_factory=list)  # [(type, volume_ml, centre LPS)]
     warnings: tuple[str, ...] = ()
     box: tuple | None = None  # bbox(mask), when known: spares later steps a pass over a whole CT
+    # The HU window of sclerotic tissue it was read with (the config's [lesion] blastic_hu): the
+    # plan reads a mixed lesion's islands in the same window.
+    dense_hu: tuple[float, float] = LesionCriteria.blastic_hu
 
 
 def _between(lo_nb, hi_nb, low: float, high: float) -> np.ndarray:
@@ -353,7 +356,7 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
               for c in cands if c is not chosen]
     return Lesion(mask=full, type=kind, volume_ml=float(voxels) * voxel_ml,
                   lesion_hu=lesion_hu, normal_hu=normal_hu, other_candidates=others,
-                  warnings=tuple(warnings), box=lesion_box)
+                  warnings=tuple(warnings), box=lesion_box, dense_hu=tuple(criteria.blastic_hu))
 
 
 def _union(a, b):

@@ -82,16 +82,16 @@ def _search_region(solid: np.ndarray, axis: BoneAxis, long_bone: bool, points: n
     return region
 
 
-def _lesion_from_mask(volume: Volume, mask: np.ndarray, solid: np.ndarray) -> Lesion:
+def _lesion_from_mask(volume: Volume, mask: np.ndarray, solid: np.ndarray, criteria: LesionCriteria) -> Lesion:
     hu = volume.array
     inside = mask & solid if (mask & solid).any() else mask
     lesion_hu = float(np.median(hu[inside]))
-    blastic = float((hu[inside] > 450).mean())
+    blastic = float((hu[inside] > criteria.blastic_hu[0]).mean())
     kind = "blastic" if blastic > 0.8 else "lytic" if blastic < 0.2 else "mixed"
     marrow = solid & ~mask & (hu < 0)
     normal = float(np.median(hu[marrow])) if marrow.sum() > 20 else -50.0
     return Lesion(mask=mask, type=kind, volume_ml=float(mask.sum() * np.prod(volume.spacing)) / 1000,
-                  lesion_hu=lesion_hu, normal_hu=normal, source="given mask")
+                  lesion_hu=lesion_hu, normal_hu=normal, source="given mask", dense_hu=tuple(criteria.blastic_hu))
 
 
 def _bone_for_mask(bones: BoneSegmentation, mask: np.ndarray) -> int:
@@ -132,7 +132,7 @@ def find_target(volume: Volume, bones: BoneSegmentation, *, lesion_mask: np.ndar
         label = _bone_for_mask(bones, lesion_mask)
         solid, axis, long_bone, start, _ = _solid_and_axis(volume, bones.labels == label,
                                                            bones.names.get(label, ""))
-        lesion = _lesion_from_mask(volume, lesion_mask, solid)
+        lesion = _lesion_from_mask(volume, lesion_mask, solid, criteria)
         return _finish(volume, bones, label, solid | (lesion_mask & solid), lesion, long_bone, start)
     if seed is not None:
         labels = [_bone_at(volume, bones, seed)]
