@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from ..geometry import bbox
 from .filters import dilate_cross, erode_cross, grow_box
 from .mixed import FLAT, enclosed, within_mm
 
@@ -126,9 +127,17 @@ def _lobe_pieces(grown: np.ndarray, sure: np.ndarray, breach: np.ndarray, spacin
     break and join it, across slices too: one mass (three slices of a 39 mm lesion's extension
     on 1.3 x 2.5 mm voxels were apart from their break).  Not any such piece: muscle a few mm
     from a break holds noise blobs of that kind (most where the whole circumference broke)."""
-    near_break = within_mm(breach, (FLAT, *spacing_kji[1:]), _LOBE_GAP_MM)
-    pieces = ndimage.binary_propagation(near_break & sure, mask=sure, structure=_PLANE_CROSS)
-    return ndimage.binary_propagation(grown, mask=grown | pieces)
+    near_break = np.zeros_like(breach)
+    box = bbox(breach, (0, *(np.ceil(_LOBE_GAP_MM / np.asarray(spacing_kji[1:], dtype=float)).astype(int) + 1)))
+    near_break[box] = within_mm(breach[box], (FLAT, *spacing_kji[1:]), _LOBE_GAP_MM)
+    pieces = _touching(ndimage.label(sure, structure=_PLANE_CROSS)[0], near_break & sure)
+    return _touching(ndimage.label(grown | pieces)[0], grown)
+
+
+def _touching(labels: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """The components of ``labels`` that hold a voxel of ``where``."""
+    keep = np.unique(labels[where])
+    return np.isin(labels, keep[keep > 0])
 
 
 def _lobe_fill(grown: np.ndarray, solid: np.ndarray, tissue: np.ndarray, spacing_kji) -> np.ndarray:
@@ -136,8 +145,10 @@ def _lobe_fill(grown: np.ndarray, solid: np.ndarray, tissue: np.ndarray, spacing
     of _LOBE_MM) adds within that disc of ``grown``: its concave parts and the rim between it and
     the break (where the bone is notched too), not the bone's own folds elsewhere."""
     out = np.zeros_like(grown)
-    ks = np.flatnonzero(grown.any(axis=(1, 2)))
-    sub = slice(ks[0], ks[-1] + 1)
-    near = within_mm(grown[sub], (FLAT, *spacing_kji[1:]), _LOBE_MM)
-    out[sub] = enclosed(grown[sub] | solid[sub], spacing_kji, _LOBE_MM) & near & tissue[sub]
+    # On its box grown by three discs in-plane: all that the closing near it reads.
+    pad = np.ceil(3 * _LOBE_MM / np.asarray(spacing_kji, dtype=float)).astype(int) + 1
+    box = bbox(grown, (0, pad[1], pad[2]))
+    flat = (FLAT, *spacing_kji[1:])
+    near = within_mm(grown[box], flat, _LOBE_MM)
+    out[box] = enclosed(grown[box] | solid[box], spacing_kji, _LOBE_MM) & near & tissue[box]
     return out
