@@ -343,7 +343,8 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
         # A mixed lesion's level, read on the core it grew from, read again on all of it.
         own_hu = extension_level(lesion_hu, mask, hu) if islands else lesion_hu
         ext, note = soft_tissue_extension(volume.array[near].astype(np.float32), solid[near],
-                                          full[near], own_hu, spacing_kji, criteria.extension_mm)
+                                          full[near], own_hu, spacing_kji, criteria.extension_mm,
+                                          lobe=islands)
         voxels += int(np.count_nonzero(ext & ~full[near]))
         full[near] |= ext
         ext_box = bbox(ext)

@@ -22,7 +22,7 @@ from .components import label
 
 ISLAND_REACH_MM = 3.0  # in-plane closing radius: islands up to about 6 mm across are enclosed
 BRIDGE_MM = 5.0  # reach from a lytic piece over which islands and their rims join it to another
-_FLAT = 1e6  # a slice spacing that keeps a distance map in-plane
+FLAT = 1e6  # a slice spacing that keeps a distance map in-plane
 # Lesion shares past this are denser tissue in the voxel: as plan/extent.py reads a lesion's ends
 _UNREADABLE = 1.25
 # In-plane reach (mm) of the readable tips that judge an unreadable one: islands are 5-10 mm
@@ -44,7 +44,7 @@ def enclosed(mask: np.ndarray, spacing_kji, reach_mm: float = ISLAND_REACH_MM,
     out = np.zeros_like(mask)
     sampling = np.array(spacing_kji, dtype=float)
     if in_plane:
-        sampling[0] = _FLAT
+        sampling[0] = FLAT
     pad = np.ceil(2 * reach_mm / sampling).astype(int) + 2  # room for the ball, then a free voxel
     box = bbox(mask, pad)
     if box is None:
