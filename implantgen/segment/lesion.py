@@ -78,7 +78,7 @@ def _between(lo_nb, hi_nb, low: float, high: float) -> np.ndarray:
 
 def _refine(core: np.ndarray, hu: np.ndarray, median: LazyMedian, allowed: np.ndarray,
             lesion_hu: float, neighbours: list[tuple[float, np.ndarray | None]],
-            spacing_kji) -> np.ndarray:
+            spacing_kji, islands: np.ndarray | None = None) -> np.ndarray:
     """Redraw the boundary where a voxel is closer to the lesion than to the tissue next to it.
 
     ``neighbours``: (median HU, its voxels or None) of each tissue around the lesion.  The
@@ -112,7 +112,12 @@ def _refine(core: np.ndarray, hu: np.ndarray, median: LazyMedian, allowed: np.nd
     quiet = all(_stands_clear(values, tissue, mid)
                 for side, values, mid in ((below, reads[0], lo), (above, reads[1], hi))
                 for _, tissue in side)
-    wide = opened(allowed & window, spacing_kji if quiet else None) | core
+    # A mixed lesion's lytic tissue between its ``islands`` (dense, above the window, away from
+    # the cortex) is often thinner than the opening: opened with them it stays (Dice
+    # +0.005-0.010 on 9 coarse ones).  Not with dense voxels by the cortex: a lytic lesion's
+    # remnant of cortex kept the shell along it (circumferential involvement 0.91 read 1.0).
+    solid = allowed & (window if islands is None else window | islands)
+    wide = (opened(solid, spacing_kji if quiet else None) & window) | core
     box = bbox(wide)  # holds the core: only its pieces are kept
     labels, _ = label(wide[box])
     keep = np.unique(labels[core[box]])
@@ -313,7 +318,14 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
         # along the endosteum beside it (Dice -0.015 without it).
         mixture &= ~grow_box(chosen.mask, (1, 3, 3))
     allowed = sol & ~mixture
-    mask = _refine(chosen.mask, hu, median, allowed, lesion_hu, neighbours, spacing_kji)
+    mask = _refine(chosen.mask, hu, median, allowed, lesion_hu, neighbours, spacing_kji,
+                   blastic_core if islands else None)
+    if islands:
+        # Beside clear cortex (above any island's value), in-plane, what the window adds to a
+        # mixed lesion's core is mostly a thin layer of marrow lifted by the cortex's blur
+        # and the islands' (1-2 voxels along the endosteum on 1.3 x 2.5 mm voxels, two false
+        # voxels for each lesion voxel there): not lesion.
+        mask &= ~_beside(hu, mask & ~chosen.mask, (1, 3, 3), bhi)
     kind = chosen.type
     if kind != "blastic":  # sclerotic islands that the lesion encloses are lesion too
         mask |= enclosed(mask, spacing_kji, where=dense) & dense
@@ -321,7 +333,18 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
         if kind == "lytic" and island_share(mask, dense, hu, lesion_hu) >= criteria.mixed_fraction:
             kind = "mixed"
         if kind == "mixed":
-            mask |= edge_islands(mask, dense, spacing_kji)
+            isl = hu[mask & dense]
+            island_hu = float(np.median(isl)) if isl.size else blo
+            # Dense voxels at its edge in-plane beside clear cortex (above the islands' midpoint
+            # with it) are mostly the cortex's blurred inner face, not islands (85 of 95 on a
+            # 48 mm lesion on 1.3 x 2.5 mm voxels).  Not on its end slices: the plan reads its
+            # ends from their dense tips, and without them a plane moved 0.35 mm, to 1.02 mm out.
+            edge = edge_islands(mask, dense, spacing_kji)
+            trim = _beside(hu, edge, (1, 3, 3), (island_hu + cortex_hu) / 2)
+            ends = np.flatnonzero(mask.any(axis=(1, 2)))
+            trim[:ends[0] + 1] = False
+            trim[ends[-1]:] = False
+            mask |= edge & ~trim
             # What it encloses is its own (islands by cortex): no cavities in it, whose surface
             # can touch the outer one along an edge.
             mask = fill_holes(mask)
