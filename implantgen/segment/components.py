@@ -67,6 +67,14 @@ def label(mask: np.ndarray, structure=None) -> tuple[np.ndarray, int]:
     return np.ascontiguousarray(labels.reshape(k, rows + 1, cols)[:, :rows]).view(np.int32), int(n)
 
 
+def holding(labels: np.ndarray, where: np.ndarray) -> np.ndarray:
+    """The components of ``labels`` (from ``label``) that hold a voxel of ``where``: a mask's
+    pieces grown from seeds, in one labelling (a propagation from the seeds walks them again
+    and again)."""
+    keep = np.unique(labels[where])
+    return np.isin(labels, keep[keep > 0])
+
+
 _FEW = 3  # up to this many labels, a bbox per label beats find_objects' pass over every voxel
 
 

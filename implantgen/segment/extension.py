@@ -13,6 +13,7 @@ from scipy import ndimage
 
 from ..geometry import bbox
 from .filters import dilate_cross, erode_cross, grow_box
+from .components import holding, label
 from .mixed import FLAT, enclosed, within_mm
 
 
@@ -130,14 +131,8 @@ def _lobe_pieces(grown: np.ndarray, sure: np.ndarray, breach: np.ndarray, spacin
     near_break = np.zeros_like(breach)
     box = bbox(breach, (0, *(np.ceil(_LOBE_GAP_MM / np.asarray(spacing_kji[1:], dtype=float)).astype(int) + 1)))
     near_break[box] = within_mm(breach[box], (FLAT, *spacing_kji[1:]), _LOBE_GAP_MM)
-    pieces = _touching(ndimage.label(sure, structure=_PLANE_CROSS)[0], near_break & sure)
-    return _touching(ndimage.label(grown | pieces)[0], grown)
-
-
-def _touching(labels: np.ndarray, where: np.ndarray) -> np.ndarray:
-    """The components of ``labels`` that hold a voxel of ``where``."""
-    keep = np.unique(labels[where])
-    return np.isin(labels, keep[keep > 0])
+    pieces = holding(label(sure, structure=_PLANE_CROSS)[0], near_break & sure)
+    return holding(label(grown | pieces)[0], grown)
 
 
 def _lobe_fill(grown: np.ndarray, solid: np.ndarray, tissue: np.ndarray, spacing_kji) -> np.ndarray:

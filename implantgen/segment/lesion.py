@@ -17,7 +17,7 @@ from scipy import ndimage
 from ..geometry import bbox, filter_size, offset_box, pad_box
 from ..records import LesionCriteria, Volume
 from .candidates import MIN_PIECE, dilated, opened, pick, window_pieces
-from .components import label
+from .components import holding, label
 from .extension import soft_tissue_extension
 from .filters import LazyMedian, box_extreme, erode_cross, grow_box
 from .mixed import BRIDGE_MM, enclosed, island_tips
@@ -119,10 +119,8 @@ def _refine(core: np.ndarray, hu: np.ndarray, median: LazyMedian, allowed: np.nd
     solid = allowed & (window if islands is None else window | islands)
     wide = (opened(solid, spacing_kji if quiet else None) & window) | core
     box = bbox(wide)  # holds the core: only its pieces are kept
-    labels, _ = label(wide[box])
-    keep = np.unique(labels[core[box]])
     out = np.zeros_like(wide)
-    out[box] = np.isin(labels, keep[keep > 0])
+    out[box] = holding(label(wide[box])[0], core[box])
     # Noise holes inside are lesion; an enclosed piece of cortex is not.
     holes = fill_holes(out) & ~out
     hs = median.at(holes)

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..geometry import bbox
 from .candidates import MIN_PIECE, Candidate, centre, dilated
-from .components import label
+from .components import holding, label
 from .filters import dilate_cross
 from .mixed import BRIDGE_MM, ISLAND_REACH_MM, enclosed, held_apart, within_mm
 
@@ -61,10 +61,8 @@ def edge_islands(mask: np.ndarray, dense: np.ndarray, spacing_kji) -> np.ndarray
     if box is None or not near[box].any():
         return np.zeros_like(mask)
     sub = near[box] & within_mm(mask[box], spacing_kji, ISLAND_REACH_MM)
-    labels, _ = label(sub | mask[box])
-    keep = np.unique(labels[mask[box]])
     out = np.zeros_like(mask)
-    out[box] = sub & np.isin(labels, keep[keep > 0])
+    out[box] = sub & holding(label(sub | mask[box])[0], mask[box])
     return out
 
 
