@@ -145,6 +145,8 @@ def test_segment_command_with_totalsegmentator_labels(tmp_path, run_cli):
     img = sitk.ReadImage(str(out / "bones.nrrd"))
     assert img.GetSize() == (122, 101, 30)
     assert "no lesion was searched" in err or "No lesion found" in err
+    # 16 bones: named in natural order, and the names past the twelfth counted, not dropped silently
+    assert "16 bone(s) (rib_left_7, rib_left_8, rib_left_9, rib_left_10," in err and ", ... 4 more)" in err
 
 
 def _posterior_wall_lesion(name, vertebra, into_mm=6.0, radii=(9.0, 9.0, 7.0)):
