@@ -58,13 +58,15 @@ def _fractions(hu: np.ndarray, spacing_kji, lesion_hu: float, normal_hu: float) 
     scanner's blur reaches there, diagonal neighbours get a tenth of that; across slices only
     when they are as thin as the pixels, as for the median)."""
     contrast = lesion_hu - normal_hu
-    level = hu if abs(contrast) >= _OWN_VALUE_CONTRAST_HU else _in_plane_median(hu, spacing_kji)
-    frac = (level - normal_hu) / contrast
+    median = (_in_plane_median(hu, spacing_kji) - normal_hu) / contrast
+    frac = (hu - normal_hu) / contrast if abs(contrast) >= _OWN_VALUE_CONTRAST_HU else median
     size = filter_size(spacing_kji)
     face = ndimage.generate_binary_structure(3, 1)[tuple(slice(None) if n > 1 else slice(1, 2)
                                                          for n in size)]
     cortex_near = ndimage.maximum_filter((hu - normal_hu) / contrast, footprint=face) > _CORTEX_FRACTION
-    return np.where((frac > _UNREADABLE) | cortex_near, np.nan, np.clip(frac, 0.0, 1.0))
+    # Denser tissue is told by the median either way: a blastic lesion's own texture passes
+    # _UNREADABLE in single voxels, and an apex was then sought in those columns (0.9 mm out).
+    return np.where((median > _UNREADABLE) | cortex_near, np.nan, np.clip(frac, 0.0, 1.0))
 
 
 def _column_reach(volume: Volume, sub, frac, start, point, d, sign,
