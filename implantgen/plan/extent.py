@@ -70,10 +70,11 @@ def _fractions(hu: np.ndarray, spacing_kji, lesion_hu: float, normal_hu: float) 
 
 
 def _column_reach(volume: Volume, sub, frac, start, point, d, sign,
-                  islands=None) -> tuple[np.ndarray, int]:
-    """(map, step axis): how far the lesion reaches along ``sign * d`` in each column of voxels
-    along the step axis, on a map over the two other array axes; NaN where the column holds no
-    lesion or its end cannot be read.
+                  islands=None) -> tuple[np.ndarray, int, np.ndarray]:
+    """(map, step axis, centres): how far the lesion reaches along ``sign * d`` in each column of
+    voxels along the step axis, on a map over the two other array axes, NaN where the column
+    holds no lesion or its end cannot be read; and the reach of each column's last lesion
+    voxel's centre (NaN where it holds none).
 
     The column's last lesion voxel and the one beyond it hold the partial-volume ramp at the
     tip, and the sum of their fractions integrates it: the tip lies at (the last voxel's centre
@@ -102,9 +103,10 @@ def _column_reach(volume: Volume, sub, frac, start, point, d, sign,
     kji = np.insert(cols, axis, (last if out > 0 else n - 1 - last)[has], axis=1) + start
     s = (volume.index_to_physical(kji[:, ::-1].astype(float)) - point) @ d
     delta = _step(volume, axis, d)
-    reach = np.full(has.shape, np.nan)
+    reach, centres = np.full(has.shape, np.nan), np.full(has.shape, np.nan)
     reach[has] = sign * s - delta / 2 + delta * total[has]
-    return reach, axis
+    centres[has] = sign * s
+    return reach, axis, centres
 
 
 def _step(volume: Volume, axis: int, d: np.ndarray) -> float:
@@ -200,7 +202,7 @@ def _crest(reach: np.ndarray, spacing, sparse: bool = False, step: float = 0.0) 
     return float(crest.max())
 
 
-def _hidden_apex(reach: np.ndarray, has: np.ndarray, spacing, crest: float) -> float:
+def _hidden_apex(reach: np.ndarray, centres: np.ndarray, spacing, crest: float, delta: float) -> float:
     """The crest, or farther where the tip's apex hides in columns that cannot be read.
 
     A long lesion's tip is pointed (a paraboloid 5-6 mm in radius of curvature at 60 mm long)
@@ -209,7 +211,9 @@ def _hidden_apex(reach: np.ndarray, has: np.ndarray, spacing, crest: float) -> f
     off as a paraboloid, s0 + c.x - k |x|^2, fitted to the readable columns near the crest.
     Its summit counts only where the curvature stands clear of the columns' noise (a blunt,
     short lesion's end fits a flat top and noise would push it out), no farther than the next
-    column (an extrapolation), and where that column is the lesion's but unread.
+    column (an extrapolation), where that column is the lesion's but unread, and no farther than
+    that column's last lesion voxel's far face (``centres`` + ``delta``/2; its next voxel is not
+    lesion): on 1.5 x 3 mm voxels a steep fit put one 2.2 mm past the truth.
     """
     rows = np.argwhere(~np.isnan(reach))
     x = rows * np.asarray(spacing, dtype=float)
@@ -230,9 +234,10 @@ def _hidden_apex(reach: np.ndarray, has: np.ndarray, spacing, crest: float) -> f
     apex = apex * min(1.0, step / max(float(np.linalg.norm(apex)), 1e-9))
     col = tuple(np.round((top + apex) / np.asarray(spacing, dtype=float)).astype(int))
     inside = all(0 <= i < n for i, n in zip(col, reach.shape))
-    if not inside or not has[col] or not np.isnan(reach[col]):
+    if not inside or np.isnan(centres[col]) or not np.isnan(reach[col]):
         return crest
-    return max(crest, float(c[0] + c[1:3] @ apex - (apex ** 2).sum() * c[3]))
+    summit = float(c[0] + c[1:3] @ apex - (apex ** 2).sum() * c[3])
+    return max(crest, min(summit, float(centres[col]) + delta / 2))
 
 
 @dataclass(frozen=True, eq=False)
@@ -331,15 +336,15 @@ def extent_along(lesion: LesionColumns, point, direction) -> tuple[float, float]
     half = footprint(volume, d) / 2
     ends = []
     for sign in (-1, 1):
-        reach, axis = _column_reach(volume, part.sub, part.frac, part.start, point, d, sign,
-                                    part.islands)
+        reach, axis, centres = _column_reach(volume, part.sub, part.frac, part.start, point, d, sign,
+                                             part.islands)
         if np.isnan(reach).all():  # no column's end can be read: its voxels' own reach
             ends.append(_index_extent(volume, lesion.inner_kji, point, d)[(sign + 1) // 2] + sign * half)
         else:
             spacing = np.delete(volume.spacing[::-1], axis)
             crest = _crest(reach, spacing, sparse=lesion.islands, step=_step(volume, axis, d))
             if not lesion.islands:  # a mixed lesion's unread columns are its islands: no apex hides there
-                crest = _hidden_apex(reach, part.sub.any(axis=axis), spacing, crest)
+                crest = _hidden_apex(reach, centres, spacing, crest, _step(volume, axis, d))
             ends.append(sign * crest)
     lo, hi = float(ends[0]), float(ends[1])
     if lesion.islands:
