@@ -159,6 +159,15 @@ CASES.update({
                                       lesion_type="blastic", lesion_length_mm=69.84, lesion_center_mm=-6.76,
                                       tilt_deg=12.63, tilt_azimuth_deg=187.12, lesion_angle_deg=83.06,
                                       noise_hu=11.38, seed=798),
+    # A long lytic lesion on 1.5 x 3 mm voxels, image planes oblique (a random end-to-end sweep):
+    # the paraboloid fitted to its low tip's readable columns was steep and put the apex hidden
+    # in an unread column 2.2 mm past the truth; no farther than that column's last lesion
+    # voxel's far face: 0.21 mm short.
+    "lytic-78-coarse-oblique-seed806": dict(
+        size=110, pixel_mm=1.5, slices=100, slice_mm=3.0, bone_length_mm=340.44, lesion_length_mm=78.04,
+        lesion_center_mm=5.11, tilt_deg=12.89, tilt_azimuth_deg=207.67, lesion_angle_deg=171.13, noise_hu=10.08,
+        seed=806, direction=(0.9983081582712682, -0.05726147830860497, -0.010096743581059574, 0.05814482891047583,
+                             0.9831416141608833, 0.17335439243383519, 0.0, 0.17364817766693033, -0.984807753012208)),
 })
 _RUNS = {}
 
