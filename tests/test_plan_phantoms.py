@@ -146,8 +146,8 @@ CASES.update({
     # The whole circumference on 0.8 x 2 mm voxels: two adjacent columns whose tip voxel is an
     # island's sliver read as lytic tissue a slice too far, and set the crest: the high plane
     # +1.34 mm; the 3rd farthest column where five or more of a neighbourhood are read and the
-    # 2nd stands 0.4 of a slice above it: +0.80; the median of the columns within 1.6 mm
-    # (extent._crest): see the sweep.
+    # 2nd stands 0.4 of a slice above it: +0.80; the median of the columns within 1.6 mm where
+    # six or more are read (extent._crest): +0.80.
     "mixed-whole-27-seed935": dict(MIXED_GRID, cortex_destroyed=1.0, lesion_length_mm=26.95, lesion_center_mm=-9.24,
                                    tilt_deg=4.65, tilt_azimuth_deg=352.19, lesion_angle_deg=338.76, noise_hu=13.79,
                                    seed=935),
@@ -171,8 +171,8 @@ CASES.update({
                              0.9831416141608833, 0.17335439243383519, 0.0, 0.17364817766693033, -0.984807753012208)),
     # The whole circumference on 0.8 x 2 mm voxels, an island crossing an end: its slivers, in the
     # tip voxels or just past them, misread a patch of columns wider than a 3 x 3 of pixels most
-    # of a slice too far, and the 2nd (or 3rd) farthest of a 3 x 3 read the patch: planes -1.57
-    # and -1.08/+1.13 mm; the farthest median of the columns within 1.6 mm: -0.52, -0.64/+0.58.
+    # of a slice too far, and the 2nd (or 3rd) farthest of a 3 x 3 read the patch: planes -1.56
+    # and -1.08/+1.14 mm; the farthest median of the columns within 1.6 mm: -0.51, -0.63/+0.59.
     "mixed-whole-38-seed335": dict(MIXED_GRID, cortex_destroyed=1.0, lesion_length_mm=37.76, lesion_center_mm=1.41,
                                    tilt_deg=9.99, tilt_azimuth_deg=48.29, lesion_angle_deg=184.33, noise_hu=22.66,
                                    seed=335),
