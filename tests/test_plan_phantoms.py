@@ -584,11 +584,9 @@ def test_a_lesion_filling_most_of_the_marrow_is_found():
 
 
 def test_a_readable_lytic_tip_beside_an_island_is_not_read_as_the_islands_end():
-    # One column (axis 0) of a mixed lesion: lytic tissue, an island, a last voxel of lytic tissue
-    # (its fraction read: 1), then a voxel that cannot be read (an island beside it in-plane) and
-    # marrow.  The column's sum is unread; reading its lytic last voxel against the island's level
-    # counted it a sixth, 1.5 slices short (a plane 1.72 mm short on a partial break).  Only a last
-    # voxel that is itself unreadable is the island's end.
+    # A mixed lesion's column: lytic tissue, an island, a last voxel read as lytic tissue (1), a
+    # voxel unread (an island beside it in-plane), marrow.  Read against the island's level its
+    # full lytic voxel counted a sixth (a plane 1.72 mm short): it is not the island's end.
     from implantgen.plan.extent import _island_ends
 
     normal, contrast = -80.0, 120.0
@@ -598,8 +596,7 @@ def test_a_readable_lytic_tip_beside_an_island_is_not_read_as_the_islands_end():
     frac = np.array([1.0, 1.0, np.nan, 1.0, np.nan, 0.0, 0.0, 0.0])[:, None, None]
     total = np.full((1, 1), np.nan)
     assert np.isnan(_island_ends(total, level, col, last, frac, normal, contrast)[0, 0])
-    # The island's own end (its last voxel unreadable, denser than lytic tissue) is still read
-    # against the island's level.
+    # The island's own end (its last voxel unreadable) is still read against its level.
     level[3], frac[3] = 300.0, np.nan
     share = _island_ends(total, level, col, last, frac, normal, contrast)[0, 0]
     assert abs(share - ((300.0 + 80.0) / 780.0 + (60.0 + 80.0) / 780.0)) < 1e-9
