@@ -146,7 +146,8 @@ CASES.update({
     # The whole circumference on 0.8 x 2 mm voxels: two adjacent columns whose tip voxel is an
     # island's sliver read as lytic tissue a slice too far, and set the crest: the high plane
     # +1.34 mm; the 3rd farthest column where five or more of a neighbourhood are read and the
-    # 2nd stands 0.4 of a slice above it (extent._crest): +0.80.
+    # 2nd stands 0.4 of a slice above it: +0.80; the median of the columns within 1.6 mm where
+    # six or more are read (extent._crest): +0.80.
     "mixed-whole-27-seed935": dict(MIXED_GRID, cortex_destroyed=1.0, lesion_length_mm=26.95, lesion_center_mm=-9.24,
                                    tilt_deg=4.65, tilt_azimuth_deg=352.19, lesion_angle_deg=338.76, noise_hu=13.79,
                                    seed=935),
@@ -168,6 +169,16 @@ CASES.update({
         lesion_center_mm=5.11, tilt_deg=12.89, tilt_azimuth_deg=207.67, lesion_angle_deg=171.13, noise_hu=10.08,
         seed=806, direction=(0.9983081582712682, -0.05726147830860497, -0.010096743581059574, 0.05814482891047583,
                              0.9831416141608833, 0.17335439243383519, 0.0, 0.17364817766693033, -0.984807753012208)),
+    # The whole circumference on 0.8 x 2 mm voxels, an island crossing an end: its slivers, in the
+    # tip voxels or just past them, misread a patch of columns wider than a 3 x 3 of pixels most
+    # of a slice too far, and the 2nd (or 3rd) farthest of a 3 x 3 read the patch: planes -1.56
+    # and -1.08/+1.14 mm; the farthest median of the columns within 1.6 mm: -0.51, -0.63/+0.59.
+    "mixed-whole-38-seed335": dict(MIXED_GRID, cortex_destroyed=1.0, lesion_length_mm=37.76, lesion_center_mm=1.41,
+                                   tilt_deg=9.99, tilt_azimuth_deg=48.29, lesion_angle_deg=184.33, noise_hu=22.66,
+                                   seed=335),
+    "mixed-whole-18-seed309": dict(MIXED_GRID, cortex_destroyed=1.0, lesion_length_mm=18.01, lesion_center_mm=-23.3,
+                                   tilt_deg=16.92, tilt_azimuth_deg=211.64, lesion_angle_deg=111.14, noise_hu=13.4,
+                                   seed=309),
 })
 _RUNS = {}
 
@@ -570,3 +581,22 @@ def test_a_lesion_filling_most_of_the_marrow_is_found():
     _assert_planes(case, target, plan)
     assert plan.cortical_involvement >= case.truth["lesion"]["cortical_involvement"] - 0.01
     assert plan.risk["mirels"]["size"] == 3
+
+
+def test_a_readable_lytic_tip_beside_an_island_is_not_read_as_the_islands_end():
+    # A mixed lesion's column: lytic tissue, an island, a last voxel read as lytic tissue (1), a
+    # voxel unread (an island beside it in-plane), marrow.  Read against the island's level its
+    # full lytic voxel counted a sixth (a plane 1.72 mm short): it is not the island's end.
+    from implantgen.plan.extent import _island_ends
+
+    normal, contrast = -80.0, 120.0
+    level = np.array([40.0, 40.0, 700.0, 40.0, 60.0, -80.0, -80.0, -80.0])[:, None, None]
+    col = (np.arange(8) <= 3)[:, None, None]
+    last = np.full((1, 1), 3)
+    frac = np.array([1.0, 1.0, np.nan, 1.0, np.nan, 0.0, 0.0, 0.0])[:, None, None]
+    total = np.full((1, 1), np.nan)
+    assert np.isnan(_island_ends(total, level, col, last, frac, normal, contrast)[0, 0])
+    # The island's own end (its last voxel unreadable) is still read against its level.
+    level[3], frac[3] = 300.0, np.nan
+    share = _island_ends(total, level, col, last, frac, normal, contrast)[0, 0]
+    assert abs(share - ((300.0 + 80.0) / 780.0 + (60.0 + 80.0) / 780.0)) < 1e-9
