@@ -96,8 +96,9 @@ def _cmd_segment(args) -> int:
     result = segment_case(args.series, args.out, series_uid=args.series_uid, lesion_seed=seed,
                           bones_file=args.bones, bone_names=args.bone_names,
                           config=_read_config(args.config), progress=_progress(args))
-    # natural order (rib_2 before rib_10); a long list ends in "..." rather than silently
-    found = sorted(result.bones.names.values(), key=lambda n: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", n)])
+    # natural order (rib_2 before rib_10); a long list says how many it leaves out
+    found = sorted(result.bones.names.values(),
+                   key=lambda n: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", n)])
     names = ", ".join(found[:12]) + (f", ... {len(found) - 12} more" if len(found) > 12 else "")
     log.info("wrote %s: %d bone(s) (%s)%s", result.out_dir, len(result.bones.names), names,
              "; metal found" if result.bones.has_metal else "")
