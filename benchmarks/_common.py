@@ -1,5 +1,5 @@
 """What the benchmarks share: options, the thigh phantom they run on, and fresh-process runs
-(each measured process starts clean, so its peak memory, max RSS, is its own)."""
+(each measured process starts clean, so its peak memory, VmHWM, is its own)."""
 
 from __future__ import annotations
 
