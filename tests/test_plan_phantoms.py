@@ -179,6 +179,12 @@ CASES.update({
     "mixed-whole-18-seed309": dict(MIXED_GRID, cortex_destroyed=1.0, lesion_length_mm=18.01, lesion_center_mm=-23.3,
                                    tilt_deg=16.92, tilt_azimuth_deg=211.64, lesion_angle_deg=111.14, noise_hu=13.4,
                                    seed=309),
+    # A lytic lesion ending where the metaphysis begins: past its tip a voxel of marrow (-30 HU)
+    # and then rising trabecular bone (+10), whose partial volume read as lesion (high plane
+    # 1.20 mm out); that dip is read as background: 0.20.
+    "lytic-48-metaphysis-seed891": dict(slices=104, bone_length_mm=258.89, lesion_length_mm=48.49,
+                                        lesion_center_mm=38.05, tilt_deg=3.01, tilt_azimuth_deg=300.31,
+                                        lesion_angle_deg=241.89, noise_hu=9.23, seed=891),
 })
 _RUNS = {}
 
