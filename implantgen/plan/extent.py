@@ -61,14 +61,14 @@ def _step_axis(volume: Volume, d: np.ndarray) -> tuple[int, int]:
     return 2 - axis_ijk, int(np.sign(along[axis_ijk]))
 
 
-def _fractions(hu: np.ndarray, spacing_kji, lesion_hu: float, normal_hu: float) -> np.ndarray:
+def _fractions(hu: np.ndarray, level: np.ndarray, spacing_kji, lesion_hu: float, normal_hu: float) -> np.ndarray:
     """Each voxel's lesion share from its in-plane median (its own value against a contrast past
-    _OWN_VALUE_CONTRAST_HU), NaN where its value cannot tell:
+    _OWN_VALUE_CONTRAST_HU; ``level``: the in-plane medians), NaN where its value cannot tell:
     cortex in it (well past the lesion's value) or in a voxel sharing a face with it (the
     scanner's blur reaches there, diagonal neighbours get a tenth of that; across slices only
     when they are as thin as the pixels, as for the median)."""
     contrast = lesion_hu - normal_hu
-    median = (_in_plane_median(hu, spacing_kji) - normal_hu) / contrast
+    median = (level - normal_hu) / contrast
     frac = (hu - normal_hu) / contrast if abs(contrast) >= _OWN_VALUE_CONTRAST_HU else median
     size = filter_size(spacing_kji)
     face = ndimage.generate_binary_structure(3, 1)[tuple(slice(None) if n > 1 else slice(1, 2)
@@ -314,10 +314,11 @@ def _part(volume: Volume, mask: np.ndarray, offset: np.ndarray, lesion_hu: float
     hu = volume.array[roi].astype(np.float32)
     if slivers is not None:
         hu[slivers[local]] = np.float32(normal_hu)
-    frac = _fractions(hu, volume.spacing[::-1], lesion_hu, normal_hu)
+    level = _in_plane_median(hu, volume.spacing[::-1])  # once, for the fractions and the islands
+    frac = _fractions(hu, level, volume.spacing[::-1], lesion_hu, normal_hu)
     own = None
     if islands:
-        level, contrast = _in_plane_median(hu, volume.spacing[::-1]), abs(lesion_hu - normal_hu)
+        contrast = abs(lesion_hu - normal_hu)
         dense = sub & (hu >= dense_hu[0])
         island_hu = float(np.median(hu[dense])) if dense.any() else np.nan
         own = (level, normal_hu, contrast, _island_mixture(level, volume.spacing[::-1], normal_hu, contrast),
