@@ -185,6 +185,12 @@ CASES.update({
     "lytic-48-metaphysis-seed891": dict(slices=104, bone_length_mm=258.89, lesion_length_mm=48.49,
                                         lesion_center_mm=38.05, tilt_deg=3.01, tilt_azimuth_deg=300.31,
                                         lesion_angle_deg=241.89, noise_hu=9.23, seed=891),
+    # A partial break on GRID whose ends run into the cortex at the break: their columns there
+    # end against cortex, unreadable against the marrow, and the crest fell to columns ending in
+    # islands, read short: the high plane 1.34 mm short.  Read against the cortex
+    # (extent._cortex_tips): 0.64.
+    "mixed-coarse-57-seed435": dict(lesion_type="mixed", lesion_length_mm=57.32, lesion_center_mm=-3.35, tilt_deg=8.12,
+                                    tilt_azimuth_deg=318.96, lesion_angle_deg=112.94, noise_hu=17.29, seed=435),
     # A long lytic lesion on 1.5 x 3 mm voxels whose low tip lies against the endosteum: the
     # readable columns' taper stood 2.9 standard errors clear, under the mark of 3, and the end
     # fell to the crest, 1.26 mm short; at 2.5 (the apex now capped at its column): 0.28 out.

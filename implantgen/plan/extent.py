@@ -107,7 +107,7 @@ def _column_reach(volume: Volume, sub, frac, start, point, d, sign,
         # out on 1.3 x 2.5 mm voxels, the voxel past it at -30 HU, the one on at +10).
         total = np.where((past[2] > 0.5) & (past[2] > past[1] + _DIP), past[0], total)
     else:
-        level, normal_hu, contrast, mixture, island_hu = islands
+        level, normal_hu, contrast, mixture, island_hu, hu, dense_hu = islands
         level = np.moveaxis(level, axis, 0)[::out]
         lytic_tip = ~np.isnan(np.take_along_axis(f, last[None], axis=0)[0])
         total = _island_ends(total, level, col, last, f, normal_hu, contrast)
@@ -115,6 +115,7 @@ def _column_reach(volume: Volume, sub, frac, start, point, d, sign,
         tip_mixture = np.take_along_axis(np.moveaxis(mixture, axis, 0)[::out], last[None], axis=0)[0]
         total = np.where(lytic_tip & tip_mixture, np.nan, total)
         total = _dense_tips(total, level, last, normal_hu, contrast, island_hu)
+        total = _cortex_tips(total, np.moveaxis(hu, axis, 0)[::out], last, normal_hu + contrast, dense_hu)
     cols = np.argwhere(has)
     kji = np.insert(cols, axis, (last if out > 0 else n - 1 - last)[has], axis=1) + start
     s = (volume.index_to_physical(kji[:, ::-1].astype(float)) - point) @ d
@@ -176,6 +177,36 @@ def _dense_tips(total, level, last, normal_hu: float, contrast: float, island_hu
 
     tip = np.isnan(total) & (above(0) > _CORTEX_FRACTION * contrast) & (above(2) < contrast / 2) & (last + 2 < n)
     share = np.clip(above(0) / own, 0.0, 1.0) + np.clip(above(1) / own, 0.0, 1.0)
+    return np.where(tip, share, total)
+
+
+def _cortex_tips(total, hu, last, lesion_hu: float, dense_hu: tuple[float, float]) -> np.ndarray:
+    """``total`` with the columns still unread whose lytic tip runs into the cortex read against
+    the cortex (``hu``: the voxels' own values, moved to the columns' axis).
+
+    A lesion at its break grows into the cortex, and its end there lies against cortex, not
+    marrow: the lytic share of its tip voxels is unreadable against the marrow but reads
+    against the cortex two voxels on (the cortex as the lesion search reads it: past the
+    islands' window), a contrast of ~1400 HU, so each voxel's own value tells.  Only where the
+    last voxel itself is below the islands' window: an island read against the cortex counts
+    half.  Unread, those columns (half of a partial-break lesion's end) left the end to columns
+    ending in islands, which read it 1 mm short on average: a plane 1.34 mm short on 1.3 x 2.5
+    mm voxels (0.64 with them).  Read so, 8400 such columns near the ends of 128 mixed lesions
+    read their true reach -0.01 +- 0.29 mm; 1.4% (tips in marrow beside the endosteum, the
+    column crossing into the cortex past them) read 1 mm long.
+    """
+    n = hu.shape[0]
+
+    def at(k):
+        return np.take_along_axis(hu, np.clip(last + k, 0, n - 1)[None], axis=0)[0]
+
+    cortex = at(2)
+    # The voxel past the tip holds lesion and cortex only, no marrow (nor a sliver read as marrow).
+    tip = np.isnan(total) & (cortex > dense_hu[1]) & (at(1) >= lesion_hu) & (at(0) < dense_hu[0]) & (last + 2 < n)
+    if not tip.any():
+        return total
+    span = np.where(tip, cortex - lesion_hu, 1.0)
+    share = sum(np.clip((cortex - at(k)) / span, 0.0, 1.0) for k in (0, 1))
     return np.where(tip, share, total)
 
 
@@ -322,7 +353,7 @@ def _part(volume: Volume, mask: np.ndarray, offset: np.ndarray, lesion_hu: float
         dense = sub & (hu >= dense_hu[0])
         island_hu = float(np.median(hu[dense])) if dense.any() else np.nan
         own = (level, normal_hu, contrast, _island_mixture(level, volume.spacing[::-1], normal_hu, contrast),
-               island_hu)
+               island_hu, hu, dense_hu)
     return _Part(sub, np.array([r.start for r in roi]), frac, own)
 
 
