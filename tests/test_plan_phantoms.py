@@ -191,6 +191,17 @@ CASES.update({
     # (extent._cortex_tips): 0.64.
     "mixed-coarse-57-seed435": dict(lesion_type="mixed", lesion_length_mm=57.32, lesion_center_mm=-3.35, tilt_deg=8.12,
                                     tilt_azimuth_deg=318.96, lesion_angle_deg=112.94, noise_hu=17.29, seed=435),
+    # The whole circumference on GRID, islands crossing an end: their slivers misread patches of
+    # 3-6 columns a slice too far, more than the median of the columns within 1.6 mm outvotes:
+    # high plane +1.69 mm (seed 159), low -1.61 (seed 234).  The end surface fitted robustly
+    # over the columns read within 15 mm, its summit the end (extent._surface_crest): +0.29,
+    # +0.16.
+    "mixed-whole-coarse-40-seed159": dict(lesion_type="mixed", cortex_destroyed=1.0, lesion_length_mm=39.88,
+                                          lesion_center_mm=17.38, tilt_deg=14.55, tilt_azimuth_deg=215.23,
+                                          lesion_angle_deg=129.57, noise_hu=14.18, seed=159),
+    "mixed-whole-coarse-49-seed234": dict(lesion_type="mixed", cortex_destroyed=1.0, lesion_length_mm=49.15,
+                                          lesion_center_mm=5.89, tilt_deg=18.37, tilt_azimuth_deg=225.23,
+                                          lesion_angle_deg=203.98, noise_hu=8.29, seed=234),
     # A long lytic lesion on 1.5 x 3 mm voxels whose low tip lies against the endosteum: the
     # readable columns' taper stood 2.9 standard errors clear, under the mark of 3, and the end
     # fell to the crest, 1.26 mm short; at 2.5 (the apex now capped at its column): 0.28 out.
