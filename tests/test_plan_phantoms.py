@@ -202,6 +202,15 @@ CASES.update({
     "mixed-whole-coarse-49-seed234": dict(lesion_type="mixed", cortex_destroyed=1.0, lesion_length_mm=49.15,
                                           lesion_center_mm=5.89, tilt_deg=18.37, tilt_azimuth_deg=225.23,
                                           lesion_angle_deg=203.98, noise_hu=8.29, seed=234),
+    # A 15 mm blastic lesion on 1.5 x 3 mm voxels (blastic sweep --rng 6, case 6; the draw's own
+    # values: rounded, it passes by chance): voxels beside the cortex, lifted by its blur past
+    # the lesion-marrow midpoint, were taken with it: Dice 0.843 (37 false voxels).  The midpoint
+    # raised by the blur's lift, its width read off the image (segment.blur): 0.856 (28).
+    "blastic-15-coarse-seed775": dict(size=110, pixel_mm=1.5, slices=100, slice_mm=3.0,
+                                      bone_length_mm=301.15901229610427, lesion_type="blastic",
+                                      lesion_length_mm=15.345355310795874, lesion_center_mm=15.409569682357642,
+                                      tilt_deg=15.995393479322269, tilt_azimuth_deg=350.5049784840768,
+                                      lesion_angle_deg=54.23908658706885, noise_hu=12.2832345737753, seed=775),
     # A long lytic lesion on 1.5 x 3 mm voxels whose low tip lies against the endosteum: the
     # readable columns' taper stood 2.9 standard errors clear, under the mark of 3, and the end
     # fell to the crest, 1.26 mm short; at 2.5 (the apex now capped at its column): 0.28 out.

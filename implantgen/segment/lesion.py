@@ -16,6 +16,7 @@ from scipy import ndimage
 
 from ..geometry import bbox, filter_size, offset_box, pad_box
 from ..records import LesionCriteria, Volume
+from .blur import blur_lift
 from .candidates import MIN_PIECE, dilated, opened, pick, window_pieces
 from .components import holding, label
 from .extension import soft_tissue_extension
@@ -95,7 +96,13 @@ def _refine(core: np.ndarray, hu: np.ndarray, median: LazyMedian, allowed: np.nd
     spread = _spread(hu[core])
     clear = [half >= _OWN_VALUE_SPREADS * spread for half in (lesion_hu - lo, hi - lesion_hu)]
     reads = [hu if c else hs for c in clear]
-    window = (reads[0] > lo) & (reads[1] < hi)
+    # Beside the cortex its blur lifts marrow and lesion alike: the lower midpoint rises with it
+    # (Dice +0.005 on 29 random lytic cases, +0.007 on 24 blastic, +0.002 on 64 mixed ones with
+    # a partial break; none lower by more than 0.001).
+    lift = 0.0
+    if np.isfinite(lo) and np.isfinite(hi) and below[0][1] is not None:
+        lift = blur_lift(hu, lesion_hu, below[0][0], below[0][1], core)
+    window = (reads[0] > lo + lift) & (reads[1] < hi)
     if not clear[0] and np.isfinite(hi):
         # A median beside anything denser than soft tissue can be (the cortex, its partial
         # volume, an island) reads it: a layer of marrow a voxel or two thin between a lesion
