@@ -15,6 +15,7 @@ end's negative error and a high end's positive one are beyond the lesion).
 
     python benchmarks/sweep_lesions.py --kind mixed --rng 11 --cases 64
     python benchmarks/sweep_lesions.py --kind lytic --rng 21 --cases 30
+    python benchmarks/sweep_lesions.py --kind mixed --rng 11 --cases 32 --grid 1.5x3
 """
 
 from __future__ import annotations
@@ -30,10 +31,10 @@ GRIDS = (dict(size=160, pixel_mm=1.0, slice_mm=2.0), dict(size=220, pixel_mm=0.7
          dict(size=110, pixel_mm=1.5, slice_mm=3.0), dict(size=112, pixel_mm=1.3, slice_mm=2.5))
 
 
-def draw_mixed(rng, i: int) -> tuple[str, dict]:
+def draw_mixed(rng, i: int, grids=MIXED_GRIDS) -> tuple[str, dict]:
     """(label, FemurSpec fields) of mixed case ``i``."""
     whole = i % 2 == 0
-    grid = MIXED_GRIDS[(i // 2) % 2]
+    grid = grids[(i // 2) % 2]
     spec = dict(grid, lesion_type="mixed", cortex_destroyed=1.0 if whole else None,
                 lesion_length_mm=float(rng.uniform(15, 70)), lesion_center_mm=float(rng.uniform(-25, 25)),
                 tilt_deg=float(rng.uniform(0, 20)), tilt_azimuth_deg=float(rng.uniform(0, 360)),
@@ -87,7 +88,14 @@ def main() -> None:
     ap.add_argument("--rng", type=int, default=11)
     ap.add_argument("--cases", type=int, default=64)
     ap.add_argument("--only", type=int, nargs="*", help="run only these case numbers (the draws stay the same)")
+    ap.add_argument("--grid", help="mixed: PIXELxSLICE mm (e.g. 1.5x3) instead of both grids, same draws otherwise")
     args = ap.parse_args()
+    grids = MIXED_GRIDS
+    if args.grid:  # the coarse grid's field of view and length, at this voxel size
+        pixel, thick = (float(v) for v in args.grid.lower().split("x"))
+        one = dict(MIXED_GRIDS[1], size=int(round(112 * 1.3 / pixel)), pixel_mm=pixel,
+                   slices=int(round(114 * 2.5 / thick)), slice_mm=thick)
+        grids = (one, one)
     from implantgen.errors import PlanNotFeasible
     from implantgen.phantom import FemurSpec, femur_phantom
 
@@ -97,7 +105,7 @@ def main() -> None:
     what = "planes" if planes else "ends"
     groups: dict[str, list] = {}
     for i in range(args.cases):
-        label, spec = draw_mixed(rng, i) if planes else draw_single(rng, args.kind)
+        label, spec = draw_mixed(rng, i, grids) if planes else draw_single(rng, args.kind)
         if args.only and i not in args.only:
             continue
         head = (f"{i:3d} {label:18s} {spec['lesion_length_mm']:4.1f} mm tilt {spec['tilt_deg']:4.1f} "
