@@ -273,7 +273,7 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     if axis_direction is not None and lytic:
         d = np.asarray(axis_direction, dtype=float)
         kji_to_s = lambda kji: positions(volume, kji + start, d)  # noqa: E731
-        normal = transitions(lytic, hs, sol, kji_to_s, hi)
+        normal = transitions(lytic, hs, sol, kji_to_s, hi, fat_hu=lo)
         if normal:
             warnings.append(f"{len(normal)} region(s) where fatty marrow turns into trabecular bone "
                             "had lesion-like density and were taken as normal marrow.")
