@@ -294,7 +294,7 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     normal_hu = float(np.median(hu[marrow])) if marrow.sum() > 20 else host_hu
     cortex = sol & (hs > bhi)
     cortex_hu = float(np.median(hu[cortex])) if cortex.sum() > 20 else 1200.0
-    islands = holds_islands(chosen, dense, spacing_kji)
+    islands = holds_islands(chosen, dense, spacing_kji, criteria.mixed_fraction)
     if islands:
         # Their blur lifts many of its voxels, more than a voxel from them on coarse grids
         # (median 50 HU for lytic tissue of 40, the muscle's level: no extension was found,
