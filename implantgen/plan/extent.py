@@ -88,6 +88,12 @@ def _fractions(hu: np.ndarray, level: np.ndarray, spacing_kji, lesion_hu: float,
     return np.where((median > _UNREADABLE) | cortex_near, np.nan, np.clip(frac, 0.0, 1.0))
 
 
+def _along(a: np.ndarray, last: np.ndarray, k: int) -> np.ndarray:
+    """The values of ``a`` (moved to the columns' axis) ``k`` voxels on from each column's
+    ``last`` voxel (before it where ``k`` < 0), held at the array's ends."""
+    return np.take_along_axis(a, np.clip(last + k, 0, a.shape[0] - 1)[None], axis=0)[0]
+
+
 def _column_reach(volume: Volume, sub, frac, start, point, d, sign,
                   islands=None) -> tuple[np.ndarray, int, np.ndarray]:
     """(map, step axis, centres): how far the lesion reaches along ``sign * d`` in each column of
@@ -107,7 +113,7 @@ def _column_reach(volume: Volume, sub, frac, start, point, d, sign,
     n = col.shape[0]
     has = col.any(axis=0)
     last = n - 1 - np.argmax(col[::-1], axis=0)  # outermost lesion voxel (flipped if out < 0)
-    past = [np.take_along_axis(f, np.minimum(last + k, n - 1)[None], axis=0)[0] for k in (0, 1, 2)]
+    past = [_along(f, last, k) for k in (0, 1, 2)]
     total = past[0] + past[1]
     if islands is None:
         # Past the tip, a voxel reading lower than the next one on, which reads more lesion than
@@ -118,10 +124,10 @@ def _column_reach(volume: Volume, sub, frac, start, point, d, sign,
     else:
         level, normal_hu, contrast, mixture, island_hu, hu, dense_hu = islands
         level = np.moveaxis(level, axis, 0)[::out]
-        lytic_tip = ~np.isnan(np.take_along_axis(f, last[None], axis=0)[0])
+        lytic_tip = ~np.isnan(past[0])
         total = _island_ends(total, level, col, last, f, normal_hu, contrast)
         # A tip read as lytic tissue between marrow and an island may be a sixth of island.
-        tip_mixture = np.take_along_axis(np.moveaxis(mixture, axis, 0)[::out], last[None], axis=0)[0]
+        tip_mixture = _along(np.moveaxis(mixture, axis, 0)[::out], last, 0)
         total = np.where(lytic_tip & tip_mixture, np.nan, total)
         total = _dense_tips(total, level, last, normal_hu, contrast, island_hu)
         total = _cortex_tips(total, np.moveaxis(hu, axis, 0)[::out], last, normal_hu + contrast, dense_hu)
@@ -152,17 +158,16 @@ def _island_ends(total, level, col, last, frac, normal_hu: float, contrast: floa
     and read against the island, its full lytic voxel counted a sixth (ends 1.5 slices short;
     a plane 1.72 mm short on a partial-break lesion)."""
     n = col.shape[0]
-    inner = np.maximum(last - 1, 0)
-    own = np.take_along_axis(level, inner[None], axis=0)[0] - normal_hu
-    full = np.take_along_axis(col, inner[None], axis=0)[0] & (last > 0)
+    own = _along(level, last, -1) - normal_hu
+    full = _along(col, last, -1) & (last > 0)
     # ... and marrow past the end, not the cortex that a lesion at its break replaced.
-    past = np.take_along_axis(level, np.minimum(last + 2, n - 1)[None], axis=0)[0] - normal_hu
+    past = _along(level, last, 2) - normal_hu
     island = np.isnan(total) & full & (own > 2 * contrast) & (past < contrast / 2) & (last + 2 < n)
-    island &= np.isnan(np.take_along_axis(frac, last[None], axis=0)[0])
+    island &= np.isnan(_along(frac, last, 0))
     if not island.any():
         return total
-    share = sum(np.clip((np.take_along_axis(level, np.minimum(last + k, n - 1)[None], axis=0)[0]
-                         - normal_hu) / np.where(island, own, 1.0), 0.0, 1.0) for k in (0, 1))
+    share = sum(np.clip((_along(level, last, k) - normal_hu) / np.where(island, own, 1.0), 0.0, 1.0)
+                for k in (0, 1))
     return np.where(island, share, total)
 
 
@@ -182,7 +187,7 @@ def _dense_tips(total, level, last, normal_hu: float, contrast: float, island_hu
     n = level.shape[0]
 
     def above(k):  # HU over marrow k voxels on from the last
-        return np.take_along_axis(level, np.clip(last + k, 0, n - 1)[None], axis=0)[0] - normal_hu
+        return _along(level, last, k) - normal_hu
 
     tip = np.isnan(total) & (above(0) > _CORTEX_FRACTION * contrast) & (above(2) < contrast / 2) & (last + 2 < n)
     share = np.clip(above(0) / own, 0.0, 1.0) + np.clip(above(1) / own, 0.0, 1.0)
@@ -207,7 +212,7 @@ def _cortex_tips(total, hu, last, lesion_hu: float, dense_hu: tuple[float, float
     n = hu.shape[0]
 
     def at(k):
-        return np.take_along_axis(hu, np.clip(last + k, 0, n - 1)[None], axis=0)[0]
+        return _along(hu, last, k)
 
     cortex = at(2)
     # The voxel past the tip holds lesion and cortex only, no marrow (nor a sliver read as marrow).
