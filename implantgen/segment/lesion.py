@@ -374,11 +374,15 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
         # maps of the whole bone's box are costly.
         near = tuple(slice(max(r.start + b.start - p, 0), min(r.start + b.stop + p, n))
                      for r, b, p, n in zip(roi, inner, pad, volume.shape))
-        # A mixed lesion's level, read on the core it grew from, read again on all of it.
-        own_hu = extension_level(lesion_hu, mask, hu) if islands else lesion_hu
+        # A mixed lesion's level, read on the core it grew from, read again on all of it.  Also
+        # one typed mixed only by its islands' share (its core one lytic piece no island joins,
+        # none in its folds): read beside them its level came to the muscle's (48-50 HU for
+        # lytic tissue of 40 on 1.5 x 3 mm voxels) and no extension was found (Dice 0.70, 0.75).
+        mixed = islands or kind == "mixed"
+        own_hu = extension_level(lesion_hu, mask, hu) if mixed else lesion_hu
         ext, note = soft_tissue_extension(volume.array[near].astype(np.float32), solid[near],
                                           full[near], own_hu, spacing_kji, criteria.extension_mm,
-                                          lobe=islands)
+                                          lobe=mixed)
         voxels += int(np.count_nonzero(ext & ~full[near]))
         full[near] |= ext
         ext_box = bbox(ext)
