@@ -47,9 +47,10 @@ _MIN_SHARE = 0.3
 
 def soft_tissue_extension(hu: np.ndarray, solid: np.ndarray, lesion: np.ndarray, lesion_hu: float,
                           spacing_kji: np.ndarray, reach_mm: float,
-                          lobe: bool = False) -> tuple[np.ndarray, str | None]:
+                          lobe: bool = False, sleeve_hu: float | None = None) -> tuple[np.ndarray, str | None]:
     """(mask outside ``solid`` connected to the lesion's break, note or None); ROI arrays.
-    ``lobe``: shape it as one mass out of the break (_LOBE_MM)."""
+    ``lobe``: shape it as one mass out of the break (_LOBE_MM), unless broken all round, where
+    ``sleeve_hu`` (if given) is the lesion's level instead (mixed_lesion.sleeve_level)."""
     empty = np.zeros_like(lesion)
     # The cross and in-plane steps below are ndimage's binary morphology (empty outside) as
     # shifted whole-array operations (filters.py): the same voxels, faster.
@@ -60,6 +61,8 @@ def soft_tissue_extension(hu: np.ndarray, solid: np.ndarray, lesion: np.ndarray,
     if lobe:
         rim = shell & breach.any(axis=(1, 2))[:, None, None]
         lobe = np.count_nonzero(rim & dilate_cross(lesion)) <= _OPENING * np.count_nonzero(rim)
+        if not lobe and sleeve_hu is not None:
+            lesion_hu = sleeve_hu
     outside = ~solid
     dist_break = ndimage.distance_transform_edt(~breach, sampling=spacing_kji)
     dist_bone = ndimage.distance_transform_edt(outside, sampling=spacing_kji)

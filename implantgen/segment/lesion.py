@@ -23,7 +23,7 @@ from .extension import soft_tissue_extension
 from .filters import LazyMedian, box_extreme, erode_cross, grow_box
 from .mixed import BRIDGE_MM, enclosed, island_tips
 from .mixed_lesion import (CLEARLY_BONE_HU, clear_of_islands, edge_islands, extension_level, holds_islands,
-                           island_clear_level, island_share, joined, merge_mixed)
+                           island_clear_level, island_share, joined, merge_mixed, sleeve_level)
 from .slices import in_two
 from .transitions import positions, transitions
 
@@ -380,9 +380,10 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
         # lytic tissue of 40 on 1.5 x 3 mm voxels) and no extension was found (Dice 0.70, 0.75).
         mixed = islands or kind == "mixed"
         own_hu = extension_level(lesion_hu, mask, hu) if mixed else lesion_hu
+        sleeve_hu = sleeve_level(own_hu, mask, hu, spacing_kji[0]) if mixed else None
         ext, note = soft_tissue_extension(volume.array[near].astype(np.float32), solid[near],
                                           full[near], own_hu, spacing_kji, criteria.extension_mm,
-                                          lobe=mixed)
+                                          lobe=mixed, sleeve_hu=sleeve_hu)
         voxels += int(np.count_nonzero(ext & ~full[near]))
         full[near] |= ext
         ext_box = bbox(ext)
