@@ -52,6 +52,12 @@ _SURFACE_MM = 15.0
 # mm out, the columns' own scatter ~0.3-0.5 mm.
 _SURFACE_CUT = 2.5
 _SURFACE_MIN = 12  # columns: twice the quadratic's six coefficients
+# The surface pulls the crest in no nearer than the level that columns over this much of the
+# end's area reach: a misread patch spans up to 7-8 columns of 1.5 mm (16-18 mm^2, whole-
+# circumference ends on 1.5 x 3 mm voxels).  A reach that more columns attain is the end's own,
+# where a quadratic over 15 mm of a steep, tilted end with few columns read at its top put its
+# summit 1-2 mm under them (planes 1.06-1.10 mm short).
+_PATCH_MM2 = 18.0
 _DIP = 0.2  # lesion fraction: a rise past a tip well beyond the medians' noise (~0.07)
 _TAPER_MM = 4.5  # columns this near the crest sample the tip's taper (its paraboloid)
 # Its curvature must stand this many standard errors clear of zero (3 before the apex was
@@ -303,7 +309,9 @@ def _surface_crest(reach: np.ndarray, spacing, crest: float) -> float:
     0.36 mm out on average, 14 of 128 past 1 mm.  On a surface of 50-150 columns such a patch is
     an outlier.  Only nearer: a partial break's end lies at its footprint's edge, where the
     quadratic extrapolates (it put ends 1.1-1.6 mm out); and the voxels' own reach still bounds
-    the end (extent_along).
+    the end (extent_along).  And no nearer than the level more columns reach than a patch holds
+    (_patch_level): the quadratic's summit is that of a fit over 15 mm, which a steep end with
+    few columns read at its top leaves 1-2 mm under them.
     """
     rows = np.argwhere(~np.isnan(reach))
     x = rows * np.asarray(spacing, dtype=float)
@@ -320,7 +328,14 @@ def _surface_crest(reach: np.ndarray, spacing, crest: float) -> float:
     apex = np.linalg.solve(hessian, -c[1:3])
     if np.linalg.norm(x - (top + apex), axis=1).min() > 1.5 * float(np.linalg.norm(spacing)):
         return crest  # beyond the read columns: an extrapolation
-    return min(crest, float(c[0] + c[1:3] @ apex / 2))
+    return min(crest, max(float(c[0] + c[1:3] @ apex / 2), _patch_level(z, spacing)))
+
+
+def _patch_level(z: np.ndarray, spacing) -> float:
+    """The reach that the columns over _PATCH_MM2 of the end attain (the n-th farthest of the
+    reaches ``z``; -inf where fewer are read): more than a misread patch holds."""
+    n = max(1, int(round(_PATCH_MM2 / float(np.prod(spacing)))))
+    return float(-np.sort(-z)[n - 1]) if len(z) >= n else -np.inf
 
 
 def _hidden_apex(reach: np.ndarray, centres: np.ndarray, spacing, crest: float, delta: float) -> float:
