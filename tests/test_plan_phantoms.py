@@ -688,7 +688,7 @@ def test_a_steep_mixed_end_is_not_pulled_under_its_read_columns():
     # high end's top, and the quadratic fitted over 15 mm of the steep end put its summit 1.35 mm
     # under the truth, under the columns that read it (the plane 1.10 mm short, inside the
     # lesion).  No nearer than the level that more columns reach than a misread patch holds:
-    # 0.44 mm short.
+    # 0.68 mm short.
     spec = FemurSpec(size=97, pixel_mm=1.5, slices=95, slice_mm=3.0, bone_length_mm=270.0, lesion_type="mixed",
                      cortex_destroyed=1.0, lesion_length_mm=59.33019601688354, lesion_center_mm=8.078683602059058,
                      tilt_deg=19.858555054196213, tilt_azimuth_deg=68.02029076883007,
