@@ -52,6 +52,14 @@ _SURFACE_MM = 15.0
 # mm out, the columns' own scatter ~0.3-0.5 mm.
 _SURFACE_CUT = 2.5
 _SURFACE_MIN = 12  # columns: twice the quadratic's six coefficients
+# The surface pulls the crest in no nearer than the level that columns over this much of the
+# end's area reach, of those the fit kept or that lie under it: a misread patch spans up to 7-8
+# columns of 1.5 mm (16-18 mm^2, whole-circumference ends on 1.5 x 3 mm voxels).  A reach that
+# more columns attain is the end's own, where a quadratic over 15 mm of a steep, tilted end with
+# few columns read at its top put its summit 1.35 mm under the truth (a plane 1.10 mm short).
+# The columns the fit dropped above it are not counted: two patches of 13 columns of 1.3 mm
+# together (22 mm^2) held an end 1.5 mm out.
+_PATCH_MM2 = 18.0
 _DIP = 0.2  # lesion fraction: a rise past a tip well beyond the medians' noise (~0.07)
 _TAPER_MM = 4.5  # columns this near the crest sample the tip's taper (its paraboloid)
 # Its curvature must stand this many standard errors clear of zero (3 before the apex was
@@ -277,9 +285,10 @@ def _crest(reach: np.ndarray, spacing, sparse: bool = False) -> float:
     return float(np.take_along_axis(farthest_first, (rank - 1)[None], axis=0)[0].max())
 
 
-def _tukey_fit(design: np.ndarray, z: np.ndarray, iters: int = 10) -> np.ndarray:
-    """Least squares of ``z`` on ``design``, reweighted by Tukey's biweight (its scale: the
-    residuals' MAD) so that columns far off the surface, either way, count for nothing."""
+def _tukey_fit(design: np.ndarray, z: np.ndarray, iters: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """(coefficients, weights): least squares of ``z`` on ``design``, reweighted by Tukey's
+    biweight (its scale: the residuals' MAD) so that columns far off the surface, either way,
+    count for nothing (weight 0)."""
     w = np.ones(len(z))
     for _ in range(iters):
         root = np.sqrt(w)
@@ -288,7 +297,7 @@ def _tukey_fit(design: np.ndarray, z: np.ndarray, iters: int = 10) -> np.ndarray
         scale = 1.4826 * float(np.median(np.abs(r - np.median(r)))) + 1e-6
         u = r / (_SURFACE_CUT * scale)
         w = np.where(np.abs(u) < 1, (1 - u * u) ** 2, 0.0)
-    return coef
+    return coef, w
 
 
 def _surface_crest(reach: np.ndarray, spacing, crest: float) -> float:
@@ -303,7 +312,9 @@ def _surface_crest(reach: np.ndarray, spacing, crest: float) -> float:
     0.36 mm out on average, 14 of 128 past 1 mm.  On a surface of 50-150 columns such a patch is
     an outlier.  Only nearer: a partial break's end lies at its footprint's edge, where the
     quadratic extrapolates (it put ends 1.1-1.6 mm out); and the voxels' own reach still bounds
-    the end (extent_along).
+    the end (extent_along).  And no nearer than the level more columns reach than a patch holds
+    (_patch_level): the quadratic's summit is that of a fit over 15 mm, which a steep end with
+    few columns read at its top leaves 1-2 mm under them.
     """
     rows = np.argwhere(~np.isnan(reach))
     x = rows * np.asarray(spacing, dtype=float)
@@ -313,14 +324,24 @@ def _surface_crest(reach: np.ndarray, spacing, crest: float) -> float:
     if np.count_nonzero(near) < _SURFACE_MIN:
         return crest
     u, v = (x[near] - top).T
-    c = _tukey_fit(np.column_stack([np.ones(len(u)), u, v, u * u, u * v, v * v]), z[near])
+    design = np.column_stack([np.ones(len(u)), u, v, u * u, u * v, v * v])
+    c, w = _tukey_fit(design, z[near])
     hessian = np.array([[2 * c[3], c[4]], [c[4], 2 * c[5]]])
     if np.linalg.eigvalsh(hessian).max() >= 0:  # no summit: a flat or saddle-shaped fit
         return crest
     apex = np.linalg.solve(hessian, -c[1:3])
     if np.linalg.norm(x - (top + apex), axis=1).min() > 1.5 * float(np.linalg.norm(spacing)):
         return crest  # beyond the read columns: an extrapolation
-    return min(crest, float(c[0] + c[1:3] @ apex / 2))
+    # The columns the fit dropped above it are the misread patches: not the end's own level.
+    kept = z[near][(w > 0) | (z[near] < design @ c)]
+    return min(crest, max(float(c[0] + c[1:3] @ apex / 2), _patch_level(kept, spacing)))
+
+
+def _patch_level(z: np.ndarray, spacing) -> float:
+    """The reach that the columns over _PATCH_MM2 of the end attain (the n-th farthest of the
+    reaches ``z``; -inf where fewer are read): more than a misread patch holds."""
+    n = max(1, int(round(_PATCH_MM2 / float(np.prod(spacing)))))
+    return float(-np.sort(-z)[n - 1]) if len(z) >= n else -np.inf
 
 
 def _hidden_apex(reach: np.ndarray, centres: np.ndarray, spacing, crest: float, delta: float) -> float:
