@@ -87,6 +87,8 @@ CASES.update({
 # (15-80 mm, tilts 0-20, noise 8-25 HU): Dice >= 0.85 in 4 (1 before), median 0.84 (0.75),
 # planes within 1 mm in 11 (6), all typed mixed (11).
 MIXED_GRID = dict(size=192, pixel_mm=0.8, slices=120, slice_mm=2.0, bone_length_mm=300.0, lesion_type="mixed")
+# The mixed sweep's --grid 1.5x3 (3 mm slices), for its cases drawn here with their own values.
+MIXED_3MM = dict(size=97, pixel_mm=1.5, slices=95, slice_mm=3.0, bone_length_mm=270.0, lesion_type="mixed")
 CASES.update({
     "mixed-40": dict(MIXED_GRID),
     "mixed-20": dict(MIXED_GRID, lesion_length_mm=20.0, seed=2),
@@ -331,8 +333,7 @@ def test_margin_past_the_bone_end_is_refused():
 
 def test_too_little_bone_left_is_refused_with_numbers():
     spec = FemurSpec(**{**GRID, "lesion_center_mm": 55.0, "lesion_length_mm": 20.0})
-    case = femur_phantom(spec)
-    target = find_target(case.volume, segment_bones(case.volume))
+    case, target = _found(spec)
     with pytest.raises(PlanNotFeasible) as info:
         make_plan(case.volume, target, 20.0)
     assert "mm of bone is left beyond the proximal osteotomy" in info.value.sentence
@@ -377,11 +378,24 @@ def test_a_mixed_lesion_gets_its_implant():
     assert abs(design.length_mm - plan.resection_length_mm) < 1.0
 
 
+def _found(spec: FemurSpec):
+    """(case, target) of a phantom outside CASES."""
+    case = femur_phantom(spec)
+    return case, find_target(case.volume, segment_bones(case.volume))
+
+
 def _planned_spec(spec: FemurSpec):
     """(case, target, plan) of a phantom outside CASES."""
-    case = femur_phantom(spec)
-    target = find_target(case.volume, segment_bones(case.volume))
+    case, target = _found(spec)
     return case, target, make_plan(case.volume, target, spec.margin_mm)
+
+
+def _mixed_3mm(**draw):
+    """(case, target) of a mixed sweep case on --grid 1.5x3 (``draw``: its own values), found
+    mixed."""
+    case, target = _found(FemurSpec(**MIXED_3MM, **draw))
+    assert target.lesion.type == "mixed"
+    return case, target
 
 
 def test_a_long_mixed_lesion_is_not_cut_short():
@@ -648,17 +662,13 @@ def test_a_short_mixed_lesion_on_3mm_slices_is_read_with_its_islands():
     # (80 HU for lytic tissue of 40), no extension was found and the high plane fell 1.86 mm
     # out (Dice 0.732).  The islands that joined its pieces count: read clear of them (few
     # enough that it is where its values crowd), 48 HU, Dice 0.802, the plane 0.71 mm out.
-    spec = FemurSpec(size=97, pixel_mm=1.5, slices=95, slice_mm=3.0, bone_length_mm=270.0, lesion_type="mixed",
-                     lesion_length_mm=19.493680909392296, lesion_center_mm=19.907859875433957,
-                     tilt_deg=10.00247695335914, tilt_azimuth_deg=161.62681736635716,
-                     lesion_angle_deg=247.23364105056967, noise_hu=18.48010597298355, seed=949)
-    case = femur_phantom(spec)
-    target = find_target(case.volume, segment_bones(case.volume))
-    assert target.lesion.type == "mixed"
+    case, target = _mixed_3mm(lesion_length_mm=19.493680909392296, lesion_center_mm=19.907859875433957,
+                              tilt_deg=10.00247695335914, tilt_azimuth_deg=161.62681736635716,
+                              lesion_angle_deg=247.23364105056967, noise_hu=18.48010597298355, seed=949)
     assert target.lesion.lesion_hu < 50.0
     assert _dice(target.lesion.mask, case.labels == 2) >= 0.79
     assert ((target.lesion.mask & (case.labels == 2)) & ~target.solid).any()  # its extension
-    _assert_planes(case, target, make_plan(case.volume, target, spec.margin_mm))
+    _assert_planes(case, target, make_plan(case.volume, target, FemurSpec.margin_mm))
 
 
 def test_a_short_mixed_lesion_read_as_one_lytic_piece_keeps_its_extension():
@@ -668,14 +678,10 @@ def test_a_short_mixed_lesion_read_as_one_lytic_piece_keeps_its_extension():
     # core's level beside them (48 HU for lytic tissue of 40, the muscle's 50) and none was found
     # (Dice 0.699).  Typed mixed by its islands' share, it is read as one: its extension's level
     # clear of them (41 HU), grown as a lobe (Dice 0.83).
-    spec = FemurSpec(size=97, pixel_mm=1.5, slices=95, slice_mm=3.0, bone_length_mm=270.0, lesion_type="mixed",
-                     lesion_length_mm=21.329366016789614, lesion_center_mm=19.815468685234023,
-                     tilt_deg=17.162609781678178, tilt_azimuth_deg=1.0177315871832215,
-                     lesion_angle_deg=194.92781821876594, noise_hu=9.816471658403579, seed=670)
-    case = femur_phantom(spec)
-    target = find_target(case.volume, segment_bones(case.volume))
+    case, target = _mixed_3mm(lesion_length_mm=21.329366016789614, lesion_center_mm=19.815468685234023,
+                              tilt_deg=17.162609781678178, tilt_azimuth_deg=1.0177315871832215,
+                              lesion_angle_deg=194.92781821876594, noise_hu=9.816471658403579, seed=670)
     true = case.labels == 2
-    assert target.lesion.type == "mixed"
     outside = true & ~target.solid
     found = target.lesion.mask & outside
     assert np.count_nonzero(found) >= 0.5 * np.count_nonzero(outside)  # its extension
@@ -689,7 +695,7 @@ def test_a_steep_mixed_end_is_not_pulled_under_its_read_columns():
     # under the truth, under the columns that read it (the plane 1.10 mm short, inside the
     # lesion).  No nearer than the level that more columns reach than a misread patch holds:
     # 0.68 mm short.
-    spec = FemurSpec(size=97, pixel_mm=1.5, slices=95, slice_mm=3.0, bone_length_mm=270.0, lesion_type="mixed",
+    spec = FemurSpec(**MIXED_3MM,
                      cortex_destroyed=1.0, lesion_length_mm=59.33019601688354, lesion_center_mm=8.078683602059058,
                      tilt_deg=19.858555054196213, tilt_azimuth_deg=68.02029076883007,
                      lesion_angle_deg=275.51503941687537, noise_hu=13.64328539786661, seed=874)
