@@ -107,12 +107,12 @@ def holds_islands(chosen: Candidate, dense: np.ndarray, spacing_kji, share: floa
     return np.count_nonzero(folds & dense) >= MIN_PIECE
 
 
-def island_clear_level(mask: np.ndarray, hu: np.ndarray, above: float = CLEARLY_BONE_HU) -> float:
+def island_clear_level(mask: np.ndarray, hu: np.ndarray) -> float:
     """A mixed lesion's own level: the median of its voxels an in-plane step clear of any voxel
-    denser than soft tissue can be (``above``: the islands' and the cortex's partial volume),
-    where there are enough, else where its values crowd.  In-plane: slices are often thicker
-    than pixels, and a step across them left too few voxels on small lesions."""
-    sub, box = _clear(mask, hu, above)
+    denser than soft tissue can be (the islands' and the cortex's partial volume), where there
+    are enough, else where its values crowd.  In-plane: slices are often thicker than pixels,
+    and a step across them left too few voxels on small lesions."""
+    sub, box = _clear(mask, hu, CLEARLY_BONE_HU)
     if np.count_nonzero(sub) >= MIN_CLEAR:
         return float(np.median(hu[box][sub]))
     return crowded_level(hu[mask])
