@@ -43,6 +43,18 @@ _LOBE_GAP_MM, _LOBE_MM, _LOBE_MUSCLE, _OPENING = 3.0, 4.0, 2.0, 0.5
 # read: a ball of 2 sigma radius (4 mm) holds 0.30 of the kernel at its surface, one of 4 sigma
 # 0.40; a smaller one is no lobe the smoothing can outline (0.40-0.50 on the mixed sweep's).
 _MIN_SHARE = 0.3
+_SIGMA_MM = 2.0  # the smoothing that brings a few HU out of the noise (see soft_tissue_extension)
+# A lobe's texture (10 HU, in waves of 3-7 mm) survives _SIGMA_MM: whole patches of it read like
+# the muscle (over a third of the missed extension a noise width past the midpoint on 1.5 x 3 mm
+# voxels), and the lobe came out as a crescent along the bone, holed, slices short at its ends.
+# Smoothed wider, the texture averages out (lobe against the muscle beside it, mixed sweep 1.5 x
+# 3 mm partial breaks: ROC area 0.92 at 2 mm, 0.96 at 3 mm, 0.97 at 4 mm), so the lobe is grown
+# again there and both kept (alone, as a wider _SIGMA_MM, small lobes drowned: 0.805 -> 0.747).
+# Without the edge steps: the wider blur's edge is drawn by its kernel share already, and
+# stepping on from it took muscle (default grids: Dice -0.004..-0.011 on 4 of 64 partial breaks;
+# 4 mm took more).  Mixed sweep seeds 11-12, 32 partial breaks on 1.5 x 3 mm voxels: mean Dice
+# +0.0034 with _next_slices +0.0044; default grids +0.0016 (+0.0019).
+_WIDE_MM = 3.0
 
 
 def soft_tissue_extension(hu: np.ndarray, solid: np.ndarray, lesion: np.ndarray, lesion_hu: float,
@@ -74,10 +86,8 @@ def soft_tissue_extension(hu: np.ndarray, solid: np.ndarray, lesion: np.ndarray,
     touching = grow_box(solid & (hu > lesion_hu + _CORTEX_ABOVE), _SLICE_8) & outside
     soft = candidate & ~touching
     candidate |= touching & (hu > lesion_hu - 100)
-    sigma = 2.0 / spacing_kji
-    weight = ndimage.gaussian_filter(soft.astype(np.float32), sigma)
-    smooth = ndimage.gaussian_filter(np.where(soft, hu, 0).astype(np.float32), sigma)
-    smooth = np.where(weight > 0.2, smooth / np.maximum(weight, 1e-6), lesion_hu + 1e3)
+    sigma = _SIGMA_MM / spacing_kji
+    weight, smooth = _smoothed(hu, soft, sigma, lesion_hu + 1e3)
     # The tissue around the bone at the lesion's levels, away from the break: the reference.
     levels = np.zeros(hu.shape[0], dtype=bool)
     levels[np.flatnonzero(lesion.any(axis=(1, 2)))] = True
@@ -85,8 +95,7 @@ def soft_tissue_extension(hu: np.ndarray, solid: np.ndarray, lesion: np.ndarray,
     around &= levels[:, None, None]
     if around.sum() < 50:
         return empty, None
-    tissue_hu = float(np.median(smooth[around]))
-    noise = 1.4826 * float(np.median(np.abs(smooth[around] - tissue_hu)))  # robust: MAD
+    tissue_hu, noise = _reference(smooth, around)
     if abs(tissue_hu - lesion_hu) < _SEPARATION * noise:
         return empty, (f"The lesion ({lesion_hu:.0f} HU) and the tissue around the bone "
                        f"({tissue_hu:.0f} HU) are too alike to outline a soft-tissue extension; "
@@ -116,14 +125,59 @@ def soft_tissue_extension(hu: np.ndarray, solid: np.ndarray, lesion: np.ndarray,
             margin = np.sign(tissue_hu - lesion_hu) * (mid - smooth)
             grown = _grow(near, margin, noise, breach, lobe, spacing_kji) & outside
     if lobe and grown.any():
+        grown |= _wide_lobe(hu, soft, around, near, grown, lesion_hu, breach, spacing_kji,
+                            touching) & outside
+    if lobe and grown.any():
         grown |= _lobe_fill(grown, solid, candidate & outside & (margin > -_LOBE_MUSCLE * noise), spacing_kji)
     return grown, None
 
 
+def _smoothed(hu: np.ndarray, soft: np.ndarray, sigma, fill: float):
+    """(weight, smoothed HU): ``hu`` smoothed over the ``soft`` voxels only by a Gaussian of
+    ``sigma`` voxels (normalised convolution), ``fill`` where under 0.2 of the kernel is soft."""
+    weight = ndimage.gaussian_filter(soft.astype(np.float32), sigma)
+    smooth = ndimage.gaussian_filter(np.where(soft, hu, 0).astype(np.float32), sigma)
+    return weight, np.where(weight > 0.2, smooth / np.maximum(weight, 1e-6), fill)
+
+
+def _reference(smooth: np.ndarray, around: np.ndarray) -> tuple[float, float]:
+    """(level, noise) of the tissue ``around`` the bone in ``smooth``: median and robust MAD."""
+    level = float(np.median(smooth[around]))
+    return level, 1.4826 * float(np.median(np.abs(smooth[around] - level)))
+
+
+def _wide_lobe(hu, soft, around, near, grown, lesion_hu: float, breach, spacing_kji, touching) -> np.ndarray:
+    """The lobe grown again on a wider smoothing (_WIDE_MM), at the level its edge found at
+    the narrow one (``grown``) reads there with its share of the wider kernel (_edge_share)."""
+    sigma = _WIDE_MM / spacing_kji
+    weight, smooth = _smoothed(hu, soft, sigma, lesion_hu + 1e3)
+    tissue_hu, noise = _reference(smooth, around)
+    share = _edge_share(grown, soft, weight, sigma, touching)
+    mid = lesion_hu + (1.0 - share) * (tissue_hu - lesion_hu)
+    margin = np.sign(tissue_hu - lesion_hu) * (mid - smooth)
+    lobe = _grow(near, margin, noise, breach, True, spacing_kji, edge_steps=0) | grown
+    return lobe | _next_slices(lobe, near & (margin > 0))
+
+
+def _next_slices(lobe: np.ndarray, closer: np.ndarray) -> np.ndarray:
+    """The ``closer`` voxels on the slices without any of ``lobe`` that lie next to it across
+    slices (straight above or below a voxel of it): its end slices, whose thin cross-sections
+    the smoothing draws from mostly muscle.  One slice, and only under the lobe: grown on through
+    the midpoint, noise blobs in the muscle chained on (see _SURE); two slices on took muscle past
+    the truth's ends (default grids -0.003..-0.004), and so did slices on at _SIGMA_MM (1.5 x 3 mm
+    voxels -0.008..-0.012).  With this one: a 20 mm lesion on 1.5 x 3 mm voxels 0.819 -> 0.833,
+    one of 34 mm 0.859 -> 0.855."""
+    beside = np.zeros_like(lobe)
+    beside[1:] |= lobe[:-1]
+    beside[:-1] |= lobe[1:]
+    return beside & closer & ~lobe.any(axis=(1, 2))[:, None, None]
+
+
 def _grow(near: np.ndarray, margin: np.ndarray, noise: float, breach: np.ndarray, lobe: bool,
-          spacing_kji) -> np.ndarray:
+          spacing_kji, edge_steps: int = _EDGE_STEPS) -> np.ndarray:
     """The extension grown out of the ``breach`` through the ``near`` voxels on the lesion's side
-    of the midpoint (``margin`` > 0), as soft_tissue_extension describes."""
+    of the midpoint (``margin`` > 0), as soft_tissue_extension describes, then ``edge_steps``
+    in-plane steps through any voxel on its side."""
     # Speckles of noise that happen to be closer to the lesion are opened away before growing.
     # (in-plane only: a small extension is few slices thick).
     sure = dilate_cross(erode_cross(near & (margin > _SURE * noise), _IN_PLANE), _IN_PLANE)
@@ -146,7 +200,7 @@ def _grow(near: np.ndarray, margin: np.ndarray, noise: float, breach: np.ndarray
         both = np.intersect1d(pieces[grown[k - 1]], pieces[grown[k + 1]])
         grown[k] = np.isin(pieces, both[both > 0])
     closer = near & (margin > 0)
-    for _ in range(_EDGE_STEPS):
+    for _ in range(edge_steps):
         grown |= dilate_cross(grown, _IN_PLANE) & closer
     return grown
 
