@@ -702,3 +702,19 @@ def test_a_steep_mixed_end_is_not_pulled_under_its_read_columns():
     case, target, plan = _planned_spec(spec)
     assert target.lesion.type == "mixed"
     _assert_planes(case, target, plan)
+
+
+def test_an_islands_halo_is_not_the_mixed_lesions_end():
+    # A 67 mm whole-circumference mixed lesion on 1.3 x 2.5 mm voxels (mixed sweep --rng 12, case
+    # 14; the draw's own values).  At its high end one voxel past an island (547 HU) reads -8 HU,
+    # lytic-looking, but holds a tenth of the island: the true labels call it marrow.  As the
+    # farthest voxel centre it held the end a slice out (the plane 1.08 mm out, the next voxel
+    # 2.1 mm nearer); read against the island before it, 0.70 mm.
+    spec = FemurSpec(size=112, pixel_mm=1.3, slices=114, slice_mm=2.5, bone_length_mm=270.0,
+                     lesion_type="mixed", cortex_destroyed=1.0, lesion_length_mm=66.82995488627598,
+                     lesion_center_mm=-17.727827527617308, tilt_deg=10.426832132820845,
+                     tilt_azimuth_deg=43.71592306501532, lesion_angle_deg=39.021766520911584,
+                     noise_hu=19.844838321976987, seed=494)
+    case, target, plan = _planned_spec(spec)
+    assert target.lesion.type == "mixed"
+    _assert_planes(case, target, plan)

@@ -22,6 +22,7 @@ from scipy import ndimage
 from ..geometry import bbox, filter_size, footprint, index_points, pad_box
 from ..records import LesionCriteria, Volume
 from ..segment.mixed import island_tips, tip_reach
+from .halo import halo_pull
 
 # A neighbour this many contrasts past the marrow (one contrast past the lesion) holds cortex,
 # and its blur would add a tenth of the contrast or more to the voxel: that voxel is not read.
@@ -107,7 +108,8 @@ def _column_reach(volume: Volume, sub, frac, start, point, d, sign,
     """(map, step axis, centres): how far the lesion reaches along ``sign * d`` in each column of
     voxels along the step axis, on a map over the two other array axes, NaN where the column
     holds no lesion or its end cannot be read; and the reach of each column's last lesion
-    voxel's centre (NaN where it holds none).
+    voxel's centre (NaN where it holds none), for a mixed lesion less an island's halo's pull
+    (halo.halo_pull: the voxel is mostly marrow).
 
     The column's last lesion voxel and the one beyond it hold the partial-volume ramp at the
     tip, and the sum of their fractions integrates it: the tip lies at (the last voxel's centre
@@ -123,6 +125,8 @@ def _column_reach(volume: Volume, sub, frac, start, point, d, sign,
     last = n - 1 - np.argmax(col[::-1], axis=0)  # outermost lesion voxel (flipped if out < 0)
     past = [_along(f, last, k) for k in (0, 1, 2)]
     total = past[0] + past[1]
+    pull = np.zeros(last.shape)
+    delta = _step(volume, axis, d)
     if islands is None:
         # Past the tip, a voxel reading lower than the next one on, which reads more lesion than
         # marrow, is a dip between the lesion and denser marrow (a metaphysis's trabecular bone,
@@ -138,14 +142,16 @@ def _column_reach(volume: Volume, sub, frac, start, point, d, sign,
         tip_mixture = _along(np.moveaxis(mixture, axis, 0)[::out], last, 0)
         total = np.where(lytic_tip & tip_mixture, np.nan, total)
         total = _dense_tips(total, level, last, normal_hu, contrast, island_hu)
-        total = _cortex_tips(total, np.moveaxis(hu, axis, 0)[::out], last, normal_hu + contrast, dense_hu)
+        hu = np.moveaxis(hu, axis, 0)[::out]
+        total = _cortex_tips(total, hu, last, normal_hu + contrast, dense_hu)
+        pull = halo_pull(_along(hu, last, 0), _along(hu, last, -1), normal_hu, dense_hu, delta)
+        pull = np.where(last > 0, pull, 0.0)
     cols = np.argwhere(has)
     kji = np.insert(cols, axis, (last if out > 0 else n - 1 - last)[has], axis=1) + start
     s = (volume.index_to_physical(kji[:, ::-1].astype(float)) - point) @ d
-    delta = _step(volume, axis, d)
     reach, centres = np.full(has.shape, np.nan), np.full(has.shape, np.nan)
     reach[has] = sign * s - delta / 2 + delta * total[has]
-    centres[has] = sign * s
+    centres[has] = sign * s - pull[has]
     return reach, axis, centres
 
 
@@ -477,10 +483,11 @@ def extent_along(lesion: LesionColumns, point, direction) -> tuple[float, float]
     volume, part = lesion.volume, lesion.inner
     d = np.asarray(direction, dtype=float)
     half = footprint(volume, d) / 2
-    ends = []
+    ends, voxels = [], []
     for sign in (-1, 1):
         reach, axis, centres = _column_reach(volume, part.sub, part.frac, part.start, point, d, sign,
                                              part.islands)
+        voxels.append(sign * np.nanmax(centres))
         if np.isnan(reach).all():  # no column's end can be read: its voxels' own reach
             ends.append(_index_extent(volume, lesion.inner_kji, point, d)[(sign + 1) // 2] + sign * half)
         else:
@@ -493,8 +500,9 @@ def extent_along(lesion: LesionColumns, point, direction) -> tuple[float, float]
             ends.append(sign * crest)
     lo, hi = float(ends[0]), float(ends[1])
     if lesion.islands:
+        # Its voxels' own reach, less the pull of an island's halo (halo.py) at its farthest.
         i_lo, i_hi = _index_extent(volume, lesion.inner_kji, point, d)
-        lo, hi = min(lo, i_lo), max(hi, i_hi)
+        lo, hi = min(lo, max(i_lo, voxels[0])), max(hi, min(i_hi, voxels[1]))
     if lesion.outside_kji is not None:
         o_lo, o_hi = _index_extent(volume, lesion.outside_kji, point, d)
         lo, hi = min(lo, o_lo - half), max(hi, o_hi + half)
