@@ -13,6 +13,8 @@ from implantgen.phantom import FemurSpec, femur_phantom
 from implantgen.segment import segment_bones
 from implantgen.segment.target import find_target
 
+from .test_plan_phantoms import MIXED_3MM
+
 COARSE = dict(size=112, pixel_mm=1.3, slices=114, slice_mm=2.5, bone_length_mm=270.0, lesion_type="mixed")
 HOLED = dict(COARSE, lesion_length_mm=29.27, lesion_center_mm=21.91, tilt_deg=8.62, tilt_azimuth_deg=156.63,
              lesion_angle_deg=313.93, noise_hu=22.58, seed=198)
@@ -21,27 +23,30 @@ APART = dict(COARSE, lesion_length_mm=38.98, lesion_center_mm=-6.79, tilt_deg=11
 
 
 def _found(spec_kw):
-    """(lesion, Dice against the phantom's truth, share of the truth outside the bone found)."""
+    """(lesion, Dice against the phantom's truth, share of the truth outside the bone found,
+    slices of that truth with none of it found)."""
     case = femur_phantom(FemurSpec(**spec_kw))
     lesion = find_target(case.volume, segment_bones(case.volume)).lesion
     mask, truth = lesion.mask, case.labels == 2
     outside = truth & ~(femur_phantom(FemurSpec(**dict(spec_kw, soft_tissue_extension=False))).labels >= 1)
     dice = 2 * np.count_nonzero(mask & truth) / (np.count_nonzero(mask) + np.count_nonzero(truth))
-    return lesion, dice, np.count_nonzero(mask & outside) / np.count_nonzero(outside)
+    found = mask & outside
+    missed = np.count_nonzero(outside.any(axis=(1, 2)) & ~found.any(axis=(1, 2)))
+    return lesion, dice, np.count_nonzero(found) / np.count_nonzero(outside), missed
 
 
 def test_holed_extension_is_closed_with_the_bone():
-    lesion, dice, found = _found(HOLED)
+    lesion, dice, found, _ = _found(HOLED)
     assert lesion.type == "mixed"
-    assert found >= 0.64, found  # 0.59 grown by density alone, 0.67 now
-    assert dice >= 0.85, dice  # 0.840 before, 0.852 now
+    assert found >= 0.64, found  # 0.59 grown by density alone, 0.67 as a lobe, 0.69 with _wide_lobe
+    assert dice >= 0.85, dice  # 0.840 before, 0.852 as a lobe, 0.867 with _wide_lobe
 
 
 def test_extension_slices_apart_from_the_break_join_the_lobe():
-    lesion, dice, found = _found(APART)
+    lesion, dice, found, _ = _found(APART)
     assert lesion.type == "mixed"
-    assert found >= 0.62, found  # 0.54 before, 0.67 now
-    assert dice >= 0.845, dice  # 0.835 before, 0.851 now
+    assert found >= 0.62, found  # 0.54 before, 0.67 as a lobe, 0.69 with _wide_lobe
+    assert dice >= 0.845, dice  # 0.835 before, 0.851 as a lobe, 0.874 with _wide_lobe
 
 
 # Small lesions' extensions (mixed sweep seed 11 case 23, seed 12 case 19): lobes a few mm
@@ -54,7 +59,33 @@ SMALLER = dict(COARSE, lesion_length_mm=18.08, lesion_center_mm=-24.49, tilt_deg
 
 def test_a_small_lobe_is_drawn_at_its_own_edge():
     for spec, before in ((SMALL, (0.35, 0.833)), (SMALLER, (0.47, 0.848))):
-        lesion, dice, found = _found(spec)
+        lesion, dice, found, _ = _found(spec)
         assert lesion.type == "mixed"
-        assert found >= 0.5, (found, before)  # 0.35 and 0.47 drawn at the midpoint, 0.52 and 0.58 now
-        assert dice >= 0.85, (dice, before)  # 0.833 and 0.848 before, 0.852 and 0.858 now
+        assert found >= 0.5, (found, before)  # 0.35 and 0.47 drawn at the midpoint, 0.52 and 0.58 at its edge
+        # Dice 0.833 and 0.848 before, 0.852 and 0.858 at its edge, 0.859 and 0.864 with _wide_lobe
+        assert dice >= 0.85, (dice, before)
+
+
+# On 1.5 x 3 mm voxels the texture outlasts the 2 mm smoothing: whole patches of the lobe, and its
+# end slices, read like the muscle, and it came out as a crescent along the bone, holed and slices
+# short at its ends.  It is also grown on a 3 mm smoothing (_wide_lobe) and a slice past its ends
+# (_next_slices).  Mixed sweep --grid 1.5x3, seed 11 cases 5 and 11; their planes did not move.
+LONG = dict(MIXED_3MM, lesion_length_mm=64.28, lesion_center_mm=-3.50, tilt_deg=2.95, tilt_azimuth_deg=242.41,
+            lesion_angle_deg=72.80, noise_hu=23.32, seed=83)
+SHORT = dict(MIXED_3MM, lesion_length_mm=20.11, lesion_center_mm=-24.10, tilt_deg=5.86, tilt_azimuth_deg=261.76,
+             lesion_angle_deg=177.54, noise_hu=22.50, seed=190)
+
+
+def test_a_textured_lobe_is_found_to_its_end_slices():
+    lesion, dice, found, missed = _found(LONG)
+    assert lesion.type == "mixed"
+    assert found >= 0.5, found  # 0.42 before, 0.56 now
+    assert missed <= 3, missed  # 5 of its 13 slices before (2 in its middle), 3 now
+    assert dice >= 0.845, dice  # 0.828 before, 0.850 now
+
+
+def test_a_short_lesions_lobe_is_found_on_its_own_slices():
+    lesion, dice, found, missed = _found(SHORT)
+    assert lesion.type == "mixed"
+    assert found >= 0.6, found  # 0.35 before, 0.69 now
+    assert dice >= 0.825, dice  # 0.795 before, 0.833 now
