@@ -95,3 +95,16 @@ def test_an_islands_halo_is_not_the_mixed_lesions_end():
     case, target, plan = _planned_spec(spec)
     assert target.lesion.type == "mixed"
     _assert_planes(case, target, plan)
+
+
+def test_a_partial_breaks_thin_apex_against_the_cortex_is_not_cut_off():
+    # A 64 mm partial-break mixed lesion on 1.5 x 3 mm voxels (mixed sweep --rng 11 --grid 1.5x3,
+    # case 5; the draw's own values).  Its low end's last 2 mm is a thin apex against the cortex
+    # that never fills half a voxel (the true labels' farthest voxel centre 2.07 mm under the
+    # end); the columns read against the cortex stop beside it and the plane fell 1.30 mm short,
+    # inside the lesion.  The end surface's summit one column on, beside those columns
+    # (end_surface.cortex_apex): 0.76 mm.
+    case, target = _mixed_3mm(lesion_length_mm=64.27693695377022, lesion_center_mm=-3.502565397608233,
+                              tilt_deg=2.9538259992418814, tilt_azimuth_deg=242.41044861932787,
+                              lesion_angle_deg=72.79777000369374, noise_hu=23.324328337699008, seed=83)
+    _assert_planes(case, target, make_plan(case.volume, target, FemurSpec.margin_mm))

@@ -22,6 +22,8 @@ from scipy import ndimage
 from ..geometry import bbox, filter_size, footprint, index_points, pad_box
 from ..records import LesionCriteria, Volume
 from ..segment.mixed import island_tips, tip_reach
+from .end_surface import cortex_apex, summit, surface_fit
+from .end_surface import design as quadratic_terms
 from .halo import halo_pull
 
 # A neighbour this many contrasts past the marrow (one contrast past the lesion) holds cortex,
@@ -44,15 +46,6 @@ _OWN_VALUE_CONTRAST_HU = 400.0
 # shorter, 3 of 256 sweep cases past 1 mm short with 5 votes).
 _MIXED_WINDOW_MM = 1.6
 _MIXED_VOTES = 6
-# A mixed lesion's end surface is fitted over the columns read within this many mm in-plane of
-# its crest's column, wherever on the end that is: a whole-circumference end spans the canal
-# and the broken cortex, 15.5 mm in radius (10 mm from a crest column at its edge left the fit
-# flat there, the misread patch standing).
-_SURFACE_MM = 15.0
-# Tukey's weight drops columns this many robust SDs off the surface: a misread patch stands 1.5-2
-# mm out, the columns' own scatter ~0.3-0.5 mm.
-_SURFACE_CUT = 2.5
-_SURFACE_MIN = 12  # columns: twice the quadratic's six coefficients
 # The surface pulls the crest in no nearer than the level that columns over this much of the
 # end's area reach, of those the fit kept or that lie under it: a misread patch spans up to 7-8
 # columns of 1.5 mm (16-18 mm^2, whole-circumference ends on 1.5 x 3 mm voxels).  A reach that
@@ -104,12 +97,13 @@ def _along(a: np.ndarray, last: np.ndarray, k: int) -> np.ndarray:
 
 
 def _column_reach(volume: Volume, sub, frac, start, point, d, sign,
-                  islands=None) -> tuple[np.ndarray, int, np.ndarray]:
-    """(map, step axis, centres): how far the lesion reaches along ``sign * d`` in each column of
-    voxels along the step axis, on a map over the two other array axes, NaN where the column
-    holds no lesion or its end cannot be read; and the reach of each column's last lesion
-    voxel's centre (NaN where it holds none), for a mixed lesion less an island's halo's pull
-    (halo.halo_pull: the voxel is mostly marrow).
+                  islands=None) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
+    """(map, step axis, centres, against the cortex): how far the lesion reaches along
+    ``sign * d`` in each column of voxels along the step axis, on a map over the two other array
+    axes, NaN where the column holds no lesion or its end cannot be read; the reach of each
+    column's last lesion voxel's centre (NaN where it holds none), for a mixed lesion less an
+    island's halo's pull (halo.halo_pull: the voxel is mostly marrow); and where the map was
+    read against the cortex (_cortex_tips; a mixed lesion's only).
 
     The column's last lesion voxel and the one beyond it hold the partial-volume ramp at the
     tip, and the sum of their fractions integrates it: the tip lies at (the last voxel's centre
@@ -126,6 +120,7 @@ def _column_reach(volume: Volume, sub, frac, start, point, d, sign,
     past = [_along(f, last, k) for k in (0, 1, 2)]
     total = past[0] + past[1]
     pull = np.zeros(last.shape)
+    against_cortex = np.zeros(last.shape, dtype=bool)
     delta = _step(volume, axis, d)
     if islands is None:
         # Past the tip, a voxel reading lower than the next one on, which reads more lesion than
@@ -143,7 +138,9 @@ def _column_reach(volume: Volume, sub, frac, start, point, d, sign,
         total = np.where(lytic_tip & tip_mixture, np.nan, total)
         total = _dense_tips(total, level, last, normal_hu, contrast, island_hu)
         hu = np.moveaxis(hu, axis, 0)[::out]
+        unread = np.isnan(total)
         total = _cortex_tips(total, hu, last, normal_hu + contrast, dense_hu)
+        against_cortex = unread & ~np.isnan(total) & has
         pull = halo_pull(_along(hu, last, 0), _along(hu, last, -1), normal_hu, dense_hu, delta)
         pull = np.where(last > 0, pull, 0.0)
     cols = np.argwhere(has)
@@ -152,7 +149,7 @@ def _column_reach(volume: Volume, sub, frac, start, point, d, sign,
     reach, centres = np.full(has.shape, np.nan), np.full(has.shape, np.nan)
     reach[has] = sign * s - delta / 2 + delta * total[has]
     centres[has] = sign * s - pull[has]
-    return reach, axis, centres
+    return reach, axis, centres, against_cortex
 
 
 def _step(volume: Volume, axis: int, d: np.ndarray) -> float:
@@ -291,26 +288,12 @@ def _crest(reach: np.ndarray, spacing, sparse: bool = False) -> float:
     return float(np.take_along_axis(farthest_first, (rank - 1)[None], axis=0)[0].max())
 
 
-def _tukey_fit(design: np.ndarray, z: np.ndarray, iters: int = 10) -> tuple[np.ndarray, np.ndarray]:
-    """(coefficients, weights): least squares of ``z`` on ``design``, reweighted by Tukey's
-    biweight (its scale: the residuals' MAD) so that columns far off the surface, either way,
-    count for nothing (weight 0)."""
-    w = np.ones(len(z))
-    for _ in range(iters):
-        root = np.sqrt(w)
-        coef = np.linalg.lstsq(design * root[:, None], z * root, rcond=None)[0]
-        r = z - design @ coef
-        scale = 1.4826 * float(np.median(np.abs(r - np.median(r)))) + 1e-6
-        u = r / (_SURFACE_CUT * scale)
-        w = np.where(np.abs(u) < 1, (1 - u * u) ** 2, 0.0)
-    return coef, w
-
-
 def _surface_crest(reach: np.ndarray, spacing, crest: float) -> float:
     """A mixed lesion's crest, or nearer where a smooth end surface over its read columns puts the
     summit nearer: a quadratic in the in-plane coordinates fitted robustly to the columns within
-    _SURFACE_MM of the crest's column, its summit where it is concave and lies among the read
-    columns (within 1.5 pixel diagonals of one: a summit between islands' unread columns).
+    end_surface.SURFACE_MM of the crest's column, its summit where it is concave and lies among
+    the read columns (within 1.5 pixel diagonals of one: a summit between islands' unread
+    columns).
 
     Islands' slivers misread the end in patches of 3-6 columns (a sliver in the voxel past the
     tip reads as its lytic partial volume; one in the tip as lytic tissue filling it), a slice
@@ -322,24 +305,18 @@ def _surface_crest(reach: np.ndarray, spacing, crest: float) -> float:
     (_patch_level): the quadratic's summit is that of a fit over 15 mm, which a steep end with
     few columns read at its top leaves 1-2 mm under them.
     """
-    rows = np.argwhere(~np.isnan(reach))
-    x = rows * np.asarray(spacing, dtype=float)
-    z = reach[tuple(rows.T)]
-    top = x[np.argmin(np.abs(z - crest))]  # the crest's own column
-    near = np.linalg.norm(x - top, axis=1) <= _SURFACE_MM
-    if np.count_nonzero(near) < _SURFACE_MIN:
+    fit = surface_fit(reach, spacing, crest)
+    if fit is None:
         return crest
-    u, v = (x[near] - top).T
-    design = np.column_stack([np.ones(len(u)), u, v, u * u, u * v, v * v])
-    c, w = _tukey_fit(design, z[near])
-    hessian = np.array([[2 * c[3], c[4]], [c[4], 2 * c[5]]])
-    if np.linalg.eigvalsh(hessian).max() >= 0:  # no summit: a flat or saddle-shaped fit
+    top, offsets, z, c, w = fit
+    apex = summit(c)
+    if apex is None:  # no summit: a flat or saddle-shaped fit
         return crest
-    apex = np.linalg.solve(hessian, -c[1:3])
+    x = np.argwhere(~np.isnan(reach)) * np.asarray(spacing, dtype=float)
     if np.linalg.norm(x - (top + apex), axis=1).min() > 1.5 * float(np.linalg.norm(spacing)):
         return crest  # beyond the read columns: an extrapolation
     # The columns the fit dropped above it are the misread patches: not the end's own level.
-    kept = z[near][(w > 0) | (z[near] < design @ c)]
+    kept = z[(w > 0) | (z < quadratic_terms(offsets) @ c)]
     return min(crest, max(float(c[0] + c[1:3] @ apex / 2), _patch_level(kept, spacing)))
 
 
@@ -485,8 +462,8 @@ def extent_along(lesion: LesionColumns, point, direction) -> tuple[float, float]
     half = footprint(volume, d) / 2
     ends, voxels = [], []
     for sign in (-1, 1):
-        reach, axis, centres = _column_reach(volume, part.sub, part.frac, part.start, point, d, sign,
-                                             part.islands)
+        reach, axis, centres, against_cortex = _column_reach(volume, part.sub, part.frac, part.start,
+                                                             point, d, sign, part.islands)
         voxels.append(sign * np.nanmax(centres))
         if np.isnan(reach).all():  # no column's end can be read: its voxels' own reach
             ends.append(_index_extent(volume, lesion.inner_kji, point, d)[(sign + 1) // 2] + sign * half)
@@ -495,7 +472,9 @@ def extent_along(lesion: LesionColumns, point, direction) -> tuple[float, float]
             crest = _crest(reach, spacing, sparse=lesion.islands)
             if lesion.islands:
                 crest = _surface_crest(reach, spacing, crest)
-            else:  # a mixed lesion's unread columns are its islands: no apex hides there
+                # A partial break's thin apex against the cortex, past its read columns.
+                crest = cortex_apex(reach, centres, against_cortex, spacing, crest, _step(volume, axis, d))
+            else:  # a mixed lesion's unread columns are mostly its islands': its apex only by the cortex
                 crest = _hidden_apex(reach, centres, spacing, crest, _step(volume, axis, d))
             ends.append(sign * crest)
     lo, hi = float(ends[0]), float(ends[1])
