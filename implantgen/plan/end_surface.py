@@ -4,13 +4,12 @@ the apex it puts past them where a partial break's tip tapers against the cortex
 On 1.5 x 3 mm voxels a mixed lesion's last 0.6-2 mm at a partial break is a thin apex against
 the cortex that never fills half a voxel: even the true labels' farthest voxel centre lies
 1.7-2.1 mm under the true end (2 ends of seeds 11-12), and the columns read against the cortex
-(extent._cortex_tips) read their own reach right but stop beside the apex (an end 1.30 mm
-short, seed 11 case 5).  A lytic
-lesion's apex is extrapolated as a paraboloid over the columns within 4.5 mm of its crest
-(extent._hidden_apex); a mixed lesion's islands leave too few of those read, and its unread
-columns are mostly islands, so here the apex comes from the end's whole surface (the quadratic
-extent._surface_crest fits over 15 mm), only where it is a summit beside columns read against
-the cortex, no farther than the next column and its last voxel's far face.
+(extent._cortex_tips) read their own reach right but stop beside the apex (an end 1.30 mm short,
+seed 11 case 5). A lytic lesion's apex is extrapolated as a paraboloid over the columns within
+4.5 mm of its crest (extent._hidden_apex); a mixed lesion's islands leave too few of those read,
+and its unread columns are mostly islands, so here the apex comes from the end's whole surface
+(the quadratic extent._surface_crest fits over 15 mm), only where it is a summit beside columns
+read against the cortex, no farther than the next column and its last voxel's far face.
 """
 
 from __future__ import annotations
@@ -86,8 +85,8 @@ def cortex_apex(reach: np.ndarray, centres: np.ndarray, cortex: np.ndarray, spac
     farther than the next column (the surface's reach one column diagonal from the crest's
     column, towards its summit) and that column's last lesion voxel's far face (``centres`` +
     ``delta``/2; its next voxel is not lesion): two columns on, two ends of seeds 11-12 went
-    1.07 and 1.74 mm out.  It moved the crests of 16 sweep ends
-    (seeds 11-13, both grids) out by 0.12-0.81 mm."""
+    1.07 and 1.74 mm out.  It moved the crests of 16 sweep ends (seeds 11-13, both grids) out
+    by 0.12-0.81 mm."""
     fit = surface_fit(reach, spacing, crest)
     if fit is None:
         return crest
