@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import ndimage
+from skimage.morphology import convex_hull_image
 
 from ..geometry import bbox
 from .filters import dilate_cross, erode_cross, grow_box
@@ -128,7 +129,11 @@ def soft_tissue_extension(hu: np.ndarray, solid: np.ndarray, lesion: np.ndarray,
         grown |= _wide_lobe(hu, soft, around, near, grown, lesion_hu, breach, spacing_kji,
                             touching) & outside
     if lobe and grown.any():
-        grown |= _lobe_fill(grown, solid, candidate & outside & (margin > -_LOBE_MUSCLE * noise), spacing_kji)
+        tissue = candidate & outside & (margin > -_LOBE_MUSCLE * noise)
+        grown |= _lobe_fill(grown, solid, tissue, spacing_kji)
+        # A lump on its opening (the bone's outline where the lesion meets it), within the same
+        # tissue: not clearly muscle.
+        grown |= _lobe_hull(grown, shell & dilate_cross(lesion), tissue)
     return grown, None
 
 
@@ -226,6 +231,31 @@ def _lobe_pieces(grown: np.ndarray, sure: np.ndarray, breach: np.ndarray, spacin
     near_break[box] = within_mm(breach[box], (FLAT, *spacing_kji[1:]), _LOBE_GAP_MM)
     pieces = holding(label(sure, structure=_PLANE_CROSS)[0], near_break & sure)
     return holding(label(grown | pieces)[0], grown)
+
+
+def _lobe_hull(grown: np.ndarray, opening: np.ndarray, tissue: np.ndarray) -> np.ndarray:
+    """The ``tissue`` voxels in the in-plane convex hull of the lobe's core and the cortical
+    ``opening`` it grows out of, on each slice whose neighbours both hold the lobe.
+
+    A mass pushed out through a break is a convex lump on its opening: what density alone left
+    out of it (its texture's muscle-like patches, a side of the opening it did not reach) lies
+    within that hull.  The core is the slice's lobe where the slices above and below hold it too:
+    with each slice's whole lobe, the hull blew up noise blobs and over-grown end slices that
+    the lobe had taken (mixed sweep, 1.5 x 3 mm voxels: 0.855 -> 0.837, 0.813 -> 0.800 and
+    0.870 -> 0.863; a core held by either neighbour: 0.855 -> 0.843).  The lobe's end slices are
+    left as they are and no slice is added, so its extent does not grow.  Mixed sweep seeds
+    11-12, 32 partial breaks on 1.5 x 3 mm voxels: Dice >= 0.85 in 27 (24 before), mean +0.0030,
+    none down; default grids +0.0009, none down by over 0.003; no plane moved."""
+    out = np.zeros_like(grown)
+    found = grown.any(axis=(1, 2))
+    for k in np.flatnonzero(found[1:-1] & found[:-2] & found[2:]) + 1:
+        core = grown[k] & grown[k - 1] & grown[k + 1]
+        if not core.any():
+            continue
+        points = core | opening[k]
+        box = bbox(points, (1, 1))
+        out[k][box] = convex_hull_image(points[box])
+    return out & tissue & ~grown
 
 
 def _lobe_fill(grown: np.ndarray, solid: np.ndarray, tissue: np.ndarray, spacing_kji) -> np.ndarray:
