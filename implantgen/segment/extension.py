@@ -122,8 +122,7 @@ def soft_tissue_extension(hu: np.ndarray, solid: np.ndarray, lesion: np.ndarray,
         # fine case 0.915 -> 0.902, its extension already past its edge at the midpoint).
         share = _edge_share(grown, soft, weight, sigma, touching)
         if share < 0.5:
-            mid = lesion_hu + (1.0 - share) * (tissue_hu - lesion_hu)
-            margin = np.sign(tissue_hu - lesion_hu) * (mid - smooth)
+            margin = _edge_margin(smooth, lesion_hu, tissue_hu, share)
             grown = _grow(near, margin, noise, breach, lobe, spacing_kji) & outside
     if lobe and grown.any():
         grown |= _wide_lobe(hu, soft, around, near, grown, lesion_hu, breach, spacing_kji,
@@ -157,11 +156,16 @@ def _wide_lobe(hu, soft, around, near, grown, lesion_hu: float, breach, spacing_
     sigma = _WIDE_MM / spacing_kji
     weight, smooth = _smoothed(hu, soft, sigma, lesion_hu + 1e3)
     tissue_hu, noise = _reference(smooth, around)
-    share = _edge_share(grown, soft, weight, sigma, touching)
-    mid = lesion_hu + (1.0 - share) * (tissue_hu - lesion_hu)
-    margin = np.sign(tissue_hu - lesion_hu) * (mid - smooth)
+    margin = _edge_margin(smooth, lesion_hu, tissue_hu, _edge_share(grown, soft, weight, sigma, touching))
     lobe = _grow(near, margin, noise, breach, True, spacing_kji, edge_steps=0) | grown
     return lobe | _next_slices(lobe, near & (margin > 0))
+
+
+def _edge_margin(smooth: np.ndarray, lesion_hu: float, tissue_hu: float, share: float) -> np.ndarray:
+    """How far each voxel of ``smooth`` lies on the lesion's side of the level a lobe's edge reads
+    with ``share`` of the smoothing kernel on it (_edge_share; a half: the midpoint)."""
+    mid = lesion_hu + (1.0 - share) * (tissue_hu - lesion_hu)
+    return np.sign(tissue_hu - lesion_hu) * (mid - smooth)
 
 
 def _next_slices(lobe: np.ndarray, closer: np.ndarray) -> np.ndarray:
