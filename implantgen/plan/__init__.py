@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import PlanNotFeasible
+from ..geometry import voxel_points
 from ..records import Volume
 from ..segment.axis import BoneAxis
 from ..segment.target import Target
@@ -40,10 +41,7 @@ def make_plan(volume: Volume, target: Target, margin_mm: float, *, pain: str | N
     unless ``strict`` is False, in which case the reasons are kept as warnings."""
     lesion, axis = target.lesion, target.axis
     if not target.long_bone:
-        raise PlanNotFeasible(
-            f"The lesion is in the {target.name}, and this version plans segmental resections of "
-            "long bones only (femur, tibia, humerus...): vertebral bodies and the pelvis are not "
-            "planned yet; 'implantgen segment' still outlines the lesion.")
+        raise PlanNotFeasible(_not_long(volume, target))
     cuts, extent = plan_osteotomies(volume, axis, lesion.mask, lesion.lesion_hu, lesion.normal_hu,
                                     target.solid, margin_mm, islands=lesion.type == "mixed",
                                     lesion_box=lesion.box, dense_hu=lesion.dense_hu)
@@ -65,6 +63,21 @@ def make_plan(volume: Volume, target: Target, margin_mm: float, *, pain: str | N
                          margin_mm=float(margin_mm), resection_length_mm=length,
                          cortical_involvement=involvement, risk=risk, feasibility=feasibility,
                          warnings=warnings)
+
+
+_LONG_NAMES = ("femur", "tibia", "fibula", "humerus", "radius", "ulna")
+
+
+def _not_long(volume: Volume, target: Target) -> str:
+    """Why a target's bone is not planned: no long bone, or too little of one in the scan."""
+    if target.name.startswith(_LONG_NAMES):
+        z = voxel_points(volume, target.solid, target.box)[:, 2]
+        return (f"The lesion is in the {target.name}, but only {np.ptp(z) + volume.spacing[2]:.0f} mm "
+                "of that bone's length is in the scan, too little of its shaft to plan a segmental "
+                "resection along it: give a scan holding its shaft well beyond the lesion on both sides.")
+    return (f"The lesion is in the {target.name}, and this version plans segmental resections of "
+            "long bones only (femur, tibia, humerus...): vertebral bodies and the pelvis are not "
+            "planned yet; 'implantgen segment' still outlines the lesion.")
 
 
 def axis_dict(axis: BoneAxis) -> dict:

@@ -73,12 +73,26 @@ def window_pieces(mask: np.ndarray, kind: str, min_voxels: int) -> list[Candidat
     return out
 
 
-def pick(cands: list[Candidate], seed_kji, spacing_kji) -> Candidate:
+# A seed is put in the lesion: a candidate that neither holds it nor comes this close is another
+# finding, not the one pointed at (on a real proximal femur, a fatty region 50-66 mm away was
+# taken for a lesion the search had missed).
+SEED_REACH_MM = 10.0
+
+
+def pick(cands: list[Candidate], seed_kji, spacing_kji) -> Candidate | None:
+    """The first candidate (the caller orders them), or with a seed the one holding it, else
+    the nearest within SEED_REACH_MM of it (nearest voxel), else None."""
     if seed_kji is None:
         return cands[0]
     seed = np.round(seed_kji).astype(int)
     for c in cands:
         if all(0 <= s < n for s, n in zip(seed, c.mask.shape)) and c.mask[tuple(seed)]:
             return c
-    dist = [np.linalg.norm((c.centre_kji - seed_kji) * spacing_kji) for c in cands]
-    return cands[int(np.argmin(dist))]
+    dist = [_nearest_mm(c.mask, seed_kji, spacing_kji) for c in cands]
+    return cands[int(np.argmin(dist))] if min(dist) <= SEED_REACH_MM else None
+
+
+def _nearest_mm(mask: np.ndarray, point_kji, spacing_kji) -> float:
+    box = bbox(mask)
+    kji = np.argwhere(mask[box]) + np.array([b.start for b in box])
+    return float(np.min(np.linalg.norm((kji - np.asarray(point_kji)) * np.asarray(spacing_kji), axis=1)))

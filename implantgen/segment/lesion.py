@@ -268,6 +268,12 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     host_hu = float(np.median(hu[interior])) if interior.sum() > 20 else -50.0
     if trabecular:
         hi = min(hi, host_hu - _TRABECULAR_CONTRAST)
+        if seed_kji is not None:
+            # Trabecular bone is not one density (a proximal femur's head and neck, an ilium,
+            # hold 100-250 HU): a lesion is what lies nearer the seed's own level than the host's.
+            level = _seed_level(hs, sol, seed_kji)
+            if level is not None and level < hi:
+                hi = (level + host_hu) / 2
         lo = lo - 50.0
     # Marrow right next to a voxel, cortex within two voxels in-plane: a partial-volume mixture.
     lo_nb, hi_nb = in_two(lambda: box_extreme(hs, 3, np.minimum), lambda: box_extreme(hs, in_plane, np.maximum))
@@ -304,6 +310,8 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     if not cands:
         return None
     chosen = pick(cands, seed_kji, spacing_kji)
+    if chosen is None:
+        return None
 
     away = ~dilated(chosen.mask, 2)
     fat = hs < criteria.lytic_hu[0]  # fatty marrow: its partial-volume rim with the cortex is not marrow
@@ -419,6 +427,14 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     return Lesion(mask=full, type=kind, volume_ml=float(voxels) * voxel_ml,
                   lesion_hu=lesion_hu, normal_hu=normal_hu, other_candidates=others,
                   warnings=tuple(warnings), box=lesion_box, dense_hu=tuple(criteria.blastic_hu))
+
+
+def _seed_level(hs: np.ndarray, sol: np.ndarray, seed_kji) -> float | None:
+    """The median of ``hs`` on the bone's voxels next to the seed (its 3 x 3 x 3), or None."""
+    c = np.round(seed_kji).astype(int)
+    box = tuple(slice(max(x - 1, 0), max(x + 2, 0)) for x in c)
+    values = hs[box][sol[box]]
+    return float(np.median(values)) if values.size else None
 
 
 def _union(a, b):

@@ -40,6 +40,9 @@ class Target:
     box: tuple | None = None
 
 
+# Lower-limb shafts run head to foot in patient coordinates (LPS), within 45 degrees.
+_ALONG_BODY = ("femur", "tibia", "fibula")
+_ALONG_BODY_COS = 0.7
 _NOT_LONG = ("vertebra", "sacrum", "hip", "rib", "costal", "sternum", "scapula", "clavicula", "skull", "patella")
 
 
@@ -56,6 +59,10 @@ def _solid_and_axis(volume: Volume, mask: np.ndarray, name: str = "", box=None):
         long_bone = False
     else:  # a named long bone still needs a shaft in the scan to be treated as one
         long_bone = (axis.extent[1] - axis.extent[0]) > _ELONGATION * diameter
+        if name.startswith(_ALONG_BODY):
+            # A proximal femur cut off below the trochanters (a pelvic CT) is as long across,
+            # head to trochanter, as it is tall: its longest extent is no shaft axis.
+            long_bone &= abs(float(axis.direction[2])) > _ALONG_BODY_COS
     if not long_bone:
         return mask, axis, False, start, box
     roi = pad_box(bbox(mask) if box is None else box, 1, mask.shape)
@@ -80,6 +87,12 @@ def _search_region(solid: np.ndarray, axis: BoneAxis, long_bone: bool, points: n
     region = np.zeros(solid[box].shape, dtype=bool)
     region[solid[box]] = (s >= lo) & (s <= hi)
     return region
+
+
+def _holds(region: np.ndarray, box, volume: Volume, seed) -> bool:
+    """Whether ``region`` (on ``box``) holds the voxel of ``seed`` (LPS mm)."""
+    kji = np.round(volume.physical_to_index([seed])[0][::-1]).astype(int) - [b.start for b in box]
+    return bool(np.all(kji >= 0) and np.all(kji < region.shape) and region[tuple(kji)])
 
 
 def _lesion_from_mask(volume: Volume, mask: np.ndarray, solid: np.ndarray, criteria: LesionCriteria) -> Lesion:
@@ -150,9 +163,14 @@ def find_target(volume: Volume, bones: BoneSegmentation, *, lesion_mask: np.ndar
                 short.append(bones.names[label])
             continue
         searched.append(bones.names.get(label, f"bone_{label}"))
-        lesion = detect_lesion(volume, solid, search=_search_region(solid, axis, long_bone, start.points, box),
-                               seed=seed, criteria=criteria,
-                               axis_direction=axis.direction if long_bone else None, box=box)
+        search = _search_region(solid, axis, long_bone, start.points, box)
+        shaft = long_bone
+        if seed is not None and not _holds(search, box, volume, seed):
+            # A seed in a long bone's end (head, neck, condyles) asks for a search there, as in
+            # any other bone: not the shaft's (its turn from fatty marrow to trabecular bone).
+            search, shaft = solid[box], False
+        lesion = detect_lesion(volume, solid, search=search, seed=seed, criteria=criteria,
+                               axis_direction=axis.direction if shaft else None, box=box)
         if lesion is not None:
             found.append((label, solid, lesion, long_bone, start, solid_box))
     if not found and seed is not None:

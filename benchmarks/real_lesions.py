@@ -1,0 +1,68 @@
+"""Lytic lesions simulated into the real bones of pelvis_3mm, found with a seed: a case a line.
+
+Each lesion is an ellipsoid (radius R in-plane, 1.3 R along the slices; 40 HU, noise 10 HU,
+a one-voxel partial-volume edge: tests/test_lesions_real.simulate_lesion) centred where the bone
+is deepest on every STEP-th slice that is deep enough to hold it.  Our own segmentation of the
+lesioned CT is searched with the seed at the lesion's centre; Dice is against the ellipsoid's
+voxels in the bone.  "not found" is the plan's refusal (no lesion near the seed).
+
+    python benchmarks/real_lesions.py [--bones femur_right,hip_right,...] [--radii 8,10] [--step 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # for tests.test_lesions_real
+
+
+def main() -> None:
+    from implantgen import load_ct
+    from implantgen.errors import PlanNotFeasible
+    from implantgen.segment import segment_bones
+    from implantgen.segment.target import find_target
+    from tests.test_lesions_real import _dice, simulate_lesion
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scan", default="pelvis_3mm.nii.gz")
+    ap.add_argument("--bones", default="femur_right,femur_left,hip_right,hip_left,sacrum")
+    ap.add_argument("--radii", default="8,10")
+    ap.add_argument("--step", type=int, default=4)
+    args = ap.parse_args()
+    volume = load_ct(ROOT / "tests" / "data" / "real_ct" / args.scan)
+    bones = segment_bones(volume)
+    dice = []
+    for name in args.bones.split(","):
+        mask = bones.labels == [label for label, n in bones.names.items() if n == name][0]
+        depth = ndimage.distance_transform_edt(mask, sampling=volume.spacing[::-1])
+        slices = np.flatnonzero(mask.any(axis=(1, 2)))
+        for radius in (float(r) for r in args.radii.split(",")):
+            for k in range(slices[0], slices[-1] + 1, args.step):
+                if depth[k].max() < radius + 1.5:  # the left femur: the screw's channel
+                    continue
+                j, i = np.unravel_index(np.argmax(depth[k]), depth[k].shape)
+                centre = volume.index_to_physical([[i, j, k]])[0]
+                sick, truth = simulate_lesion(volume, centre, (radius, radius, 1.3 * radius), seed=k)
+                truth &= mask
+                line = f"{name:12s} R {radius:4.1f} mm  slice {k:3d}  {truth.sum():4d} voxels: "
+                try:
+                    target = find_target(sick, segment_bones(sick), seed=tuple(centre))
+                except PlanNotFeasible:
+                    dice.append(0.0)
+                    print(line + "not found", flush=True)
+                    continue
+                dice.append(_dice(target.lesion.mask, truth))
+                print(line + f"{target.name} {target.lesion.type}, {target.lesion.mask.sum():5d} found, "
+                      f"Dice {dice[-1]:.2f}", flush=True)
+    d = np.array(dice)
+    print(f"{len(d)} lesions: mean Dice {d.mean():.3f}; >= 0.85 in {(d >= 0.85).sum()}, >= 0.7 in {(d >= 0.7).sum()}")
+
+
+if __name__ == "__main__":
+    main()

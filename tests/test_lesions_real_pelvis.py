@@ -1,0 +1,83 @@
+"""Lesions simulated into pelvis_3mm's proximal femur and ilium (3 mm voxels, an elderly
+trabecular bone of 100-250 HU), found with a seed; and what the plan says of a femur the scan
+cuts off below the trochanters.  ``benchmarks/real_lesions.py`` sweeps the same over the
+femur, both hip bones and the sacrum.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from implantgen import load_ct
+from implantgen.errors import PlanNotFeasible
+from implantgen.plan import make_plan
+from implantgen.segment import segment_bones
+from implantgen.segment.target import find_target
+
+from .conftest import REAL
+from .test_lesions_real import _dice, simulate_lesion
+
+_CACHE = {}
+
+
+def pelvis():
+    if not _CACHE:
+        volume = load_ct(REAL / "pelvis_3mm.nii.gz")
+        _CACHE["case"] = (volume, segment_bones(volume))
+    return _CACHE["case"]
+
+
+def deepest(bone: str, k: int):
+    """(the bone's mask, the LPS point of its slice ``k`` deepest in it, in mm)."""
+    volume, bones = pelvis()
+    mask = bones.labels == [label for label, n in bones.names.items() if n == bone][0]
+    depth = ndimage.distance_transform_edt(mask, sampling=volume.spacing[::-1])[k]
+    j, i = np.unravel_index(np.argmax(depth), depth.shape)
+    return mask, volume.index_to_physical([[i, j, k]])[0]
+
+
+def lesion_in(bone: str, k: int, radius_mm: float = 8.0):
+    """(the CT with a lytic ellipsoid at ``deepest(bone, k)``, its voxels in the bone, the seed)."""
+    volume, _ = pelvis()
+    mask, centre = deepest(bone, k)
+    sick, truth = simulate_lesion(volume, centre, (radius_mm, radius_mm, 1.3 * radius_mm), seed=k)
+    return sick, truth & mask, centre
+
+
+def test_a_seed_in_sound_bone_takes_no_finding_far_from_it():
+    """A seed in a femoral head with no lesion: nothing is found near it.  The nearest candidate
+    anywhere in the bone was taken before (1.6 ml of normal bone, centred 50-66 mm away)."""
+    volume, bones = pelvis()
+    _, seed = deepest("femur_right", 14)
+    with pytest.raises(PlanNotFeasible, match="No lesion found near the seed in femur_right"):
+        find_target(volume, bones, seed=tuple(seed))
+
+
+@pytest.mark.parametrize("bone, k, min_dice", [
+    # The femoral head, above the shaft: searched around the seed (measured 0.92; 0.00 when only
+    # the shaft was searched and a fatty region 62 mm away was taken instead).
+    ("femur_right", 17, 0.85),
+    # The femoral neck: the window closes at the midpoint of the seed's level and the host's
+    # (measured 0.92; 0.17 with the host's level less 40 HU, leaking into the neck's bone).
+    ("femur_right", 12, 0.85),
+    # The ilium (measured 0.68; 0.13 before, 1230 voxels of the ilium's marrow for a lesion of 99).
+    ("hip_right", 32, 0.6),
+])
+def test_a_lesion_in_real_pelvic_bone_is_found_with_a_seed(bone, k, min_dice):
+    sick, truth, seed = lesion_in(bone, k)
+    target = find_target(sick, segment_bones(sick), seed=tuple(seed))
+    assert target.name == bone and target.lesion.type == "lytic"
+    assert _dice(target.lesion.mask, truth) >= min_dice
+
+
+def test_a_femur_cut_off_below_the_trochanters_is_not_planned_as_a_shaft():
+    """Head, neck and trochanters (63 mm of the femur) are as long across as they are tall: their
+    longest extent (head to trochanter, horizontal) is no shaft axis, and the plan says the scan
+    holds too little of the bone, not that a margin leaves too little beyond a 'lower' cut."""
+    sick, truth, seed = lesion_in("femur_right", 17)
+    target = find_target(sick, segment_bones(sick), seed=tuple(seed))
+    assert not target.long_bone
+    with pytest.raises(PlanNotFeasible, match=r"femur_right, but only 63 mm of that bone's length is in the scan"):
+        make_plan(sick, target, 20.0)
