@@ -254,8 +254,28 @@ def _terminate(signum, frame):
     raise _Terminated()
 
 
+# Options whose value is a list of numbers.  argparse takes a value such as "-90.5,20,-250" (a
+# leading minus, and not one plain number) for an option, and says the value is missing: LPS
+# coordinates are negative as often as not.
+_NUMBER_LISTS = ("--lesion-seed", "--rescale")
+_NEGATIVE = re.compile(r"^-[\d.]")
+
+
+def _glued(argv: list[str]) -> list[str]:
+    """``argv`` with each number-list option glued to a negative value after it (``--opt=value``)."""
+    out, i = [], 0
+    while i < len(argv):
+        if argv[i] in _NUMBER_LISTS and i + 1 < len(argv) and _NEGATIVE.match(argv[i + 1]):
+            out.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+        else:
+            out.append(argv[i])
+            i += 1
+    return out
+
+
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(_glued(list(sys.argv[1:] if argv is None else argv)))
     _setup_logging(args.quiet, args.debug)
     main_thread = threading.current_thread() is threading.main_thread()  # signals go only there
     previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None

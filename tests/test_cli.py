@@ -251,3 +251,18 @@ def test_terminated_plan_leaves_nothing_behind(tmp_path):
     assert proc.wait(timeout=60) == 143
     assert "interrupted; nothing was written" in rest and "Traceback" not in rest
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv, option, value", [
+    (["plan", "ct", "--out", "o", "--lesion-seed", "-90.5,20,-250"], "lesion_seed", "-90.5,20,-250"),
+    (["segment", "ct", "--lesion-seed", "-.5,-2,3", "--out", "o"], "lesion_seed", "-.5,-2,3"),
+    (["phantom", "d", "--rescale", "-1,1024"], "rescale", "-1,1024"),
+])
+def test_a_number_list_starting_with_a_minus_is_the_options_value(argv, option, value):
+    """LPS coordinates are negative as often as not; argparse alone took the value for an option
+    and stopped with 'expected one argument'."""
+    from implantgen.cli import _glued, build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(argv)
+    assert getattr(build_parser().parse_args(_glued(argv)), option) == value
