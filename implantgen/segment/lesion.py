@@ -73,6 +73,7 @@ class Lesion:
 # compact cortex above, even a thin remnant at a break (given back there, a lytic lesion's break
 # was closed: circumferential involvement 0.91 read 1.0).
 _REGROW_CORTEX_HU = 1000.0
+_SPECK_VOXELS = 2  # enclosed pieces of no more than this are the lesion's (see detect_lesion)
 
 
 def _between(lo_nb, hi_nb, low: float, high: float) -> np.ndarray:
@@ -421,6 +422,16 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
             lesion_box = _union(lesion_box, offset_box(near, ext_box))
         if note:
             warnings.append(note)
+    if lesion_box is not None:
+        # A voxel or two that the lesion encloses on every side is its own: left out (a speck
+        # of cortex or marrow), each is a void shell inside lesion.stl (four in a mixed case).
+        sub = full[lesion_box]
+        holes, n = label(fill_holes(sub) & ~sub)
+        specks = np.flatnonzero(np.bincount(holes.ravel())[1:] <= _SPECK_VOXELS) + 1
+        if specks.size:
+            speck = np.isin(holes, specks)
+            voxels += int(np.count_nonzero(speck))
+            sub |= speck
     others = [(c.type, round(c.voxels * voxel_ml, 2),
                [round(float(v), 1) for v in volume.index_to_physical([(c.centre_kji + start)[::-1]])[0]])
               for c in cands if c is not chosen]
