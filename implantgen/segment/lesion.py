@@ -24,6 +24,7 @@ from .filters import LazyMedian, box_extreme, dilate_cross, erode_cross, grow_bo
 from .mixed import BRIDGE_MM, enclosed, island_tips
 from .mixed_lesion import (CLEARLY_BONE_HU, clear_of_islands, edge_islands, extension_level, holds_islands,
                            island_clear_level, island_share, joined, merge_mixed, sleeve_level)
+from .seeded import seeded_lytic
 from .slices import in_two
 from .transitions import positions, transitions
 
@@ -308,9 +309,16 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
                             "had lesion-like density and were taken as normal marrow.")
             lytic = [c for c in lytic if all(c is not n for n in normal)]
     cands = merge_mixed(lytic, blastic, hu, criteria.mixed_fraction, spacing_kji)
-    if not cands:
-        return None
-    chosen = pick(cands, seed_kji, spacing_kji)
+    chosen = pick(cands, seed_kji, spacing_kji) if cands else None
+    seeded = None
+    if seed_kji is not None and trabecular and (chosen is None or chosen.type == "lytic"):
+        # Pointed at in trabecular bone, a lytic lesion's edge is read from the seed's level and
+        # the bone right around it, not from a window set on the whole host (seeded.py).  Also
+        # where the window missed it: a thin ilium's host level is mostly the lesion's own.
+        seeded = seeded_lytic(hu, sol, seed_kji, criteria.lytic_hu[1], blo, min_voxels)
+        if seeded is not None:
+            cands = [seeded if c is chosen else c for c in cands] if chosen is not None else [seeded] + cands
+            chosen = seeded
     if chosen is None:
         return None
 
@@ -354,8 +362,11 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
         # along the endosteum beside it (Dice -0.015 without it).
         mixture &= ~grow_box(chosen.mask, (1, 3, 3))
     allowed = sol & ~mixture
-    mask = _refine(chosen.mask, hu, median, allowed, lesion_hu, neighbours, spacing_kji,
-                   blastic_core if islands else None, bool(islands))
+    if seeded is not None:  # its edge is drawn already
+        mask = chosen.mask
+    else:
+        mask = _refine(chosen.mask, hu, median, allowed, lesion_hu, neighbours, spacing_kji,
+                       blastic_core if islands else None, bool(islands))
     if islands:
         # Beside clear cortex (above any island's value), in-plane, what the window adds to a
         # mixed lesion's core is mostly a thin layer of marrow lifted by the cortex's blur
