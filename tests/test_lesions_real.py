@@ -84,8 +84,8 @@ def test_no_lesion_is_found_in_real_scans_without_one(name):
     # Measured 0.90 and 0.91 grown from the seed (segment/seeded.py; 0.86 and 0.87 with the
     # window, 0.89 and 0.70 with the normal marrow read over the whole bone, not near the seed);
     # abdomen_dicom is osteoporotic, contrast 120 HU.
-    ("abdomen_3mm", "vertebra_L1", 0.8),
-    ("abdomen_dicom", "vertebra_T12", 0.65),
+    ("abdomen_3mm", "vertebra_L1", 0.85),
+    ("abdomen_dicom", "vertebra_T12", 0.85),
 ])
 def test_simulated_lytic_lesion_in_a_vertebral_body(name, vertebra, min_dice):
     volume, bones = real_case(name)
@@ -113,10 +113,10 @@ def _lesion_in(name, vertebra):
 
 
 @pytest.mark.parametrize("name, vertebra, kinds, min_dice", [
-    ("abdomen_3mm", "vertebra_L1", ("lytic",), 0.84),  # measured 0.90 (0.89 with the window)
-    # Measured 0.82 (0.79 with the window; 0.91 with the reference bones).  It was typed "mixed" (Dice 0.68) while the
-    # osteophyte at the body's anterior rim, dense and beside the lesion, joined it.
-    ("abdomen_dicom", "vertebra_T12", ("lytic",), 0.75),
+    ("abdomen_3mm", "vertebra_L1", ("lytic",), 0.86),  # measured 0.90 (0.89 with the window)
+    # Measured 0.82 (0.79 with the window; 0.91 with the reference bones).  It was typed "mixed"
+    # (Dice 0.68) while the osteophyte at the body's anterior rim, dense and beside the lesion, joined it.
+    ("abdomen_dicom", "vertebra_T12", ("lytic",), 0.78),
 ])
 def test_lytic_lesion_found_in_our_own_vertebra(name, vertebra, kinds, min_dice):
     """With our segmentation, not the reference's: the lesion lies in the vertebra's solid (the
@@ -173,13 +173,13 @@ def _posterior_wall_lesion(name, vertebra, into_mm=6.0, radii=(9.0, 9.0, 7.0)):
 
 
 @pytest.mark.parametrize("name, vertebra, min_dice", [
-    # Measured 0.72 and 0.89 (0.66 and 0.87 with the window; 0.00 and 0.00 before: the lesion joined the canal and was dropped
-    # with it as open along k, 5 of 61 and 15 of 907 of its voxels in the body in the solid; on
+    # Measured 0.72 and 0.89 (0.66 and 0.87 with the window; 0.00 and 0.00 before: the lesion
+    # joined the canal and was dropped with it as open along k, 5 of 61 and 15 of 907 of its voxels in the body in the solid; on
     # abdomen_3mm the seed then fell into the next vertebra).  abdomen_3mm's lesion is 88 voxels
     # of 3 mm, a third of them in the canal; no soft-tissue extension is claimed there (the canal
     # and the lesion are too alike), the canal part found is the chord over the break.
-    ("abdomen_3mm", "vertebra_L1", 0.6),
-    ("abdomen_dicom", "vertebra_T12", 0.65),
+    ("abdomen_3mm", "vertebra_L1", 0.68),
+    ("abdomen_dicom", "vertebra_T12", 0.85),
 ])
 def test_lytic_lesion_into_the_spinal_canal(name, vertebra, min_dice):
     """A lesion of a vertebral body that broke through its posterior wall into the canal: its

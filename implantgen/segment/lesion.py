@@ -24,7 +24,7 @@ from .filters import LazyMedian, box_extreme, dilate_cross, erode_cross, grow_bo
 from .mixed import BRIDGE_MM, enclosed, island_tips
 from .mixed_lesion import (CLEARLY_BONE_HU, clear_of_islands, edge_islands, extension_level, holds_islands,
                            island_clear_level, island_share, joined, merge_mixed, sleeve_level)
-from .seeded import seeded_lytic
+from .seeded import seed_level, seeded_lytic
 from .slices import in_two
 from .transitions import positions, transitions
 
@@ -273,7 +273,7 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
         if seed_kji is not None:
             # Trabecular bone is not one density (a proximal femur's head and neck, an ilium,
             # hold 100-250 HU): a lesion is what lies nearer the seed's own level than the host's.
-            level = _seed_level(hs, sol, seed_kji)
+            level = seed_level(hs, sol, seed_kji)
             if level is not None and level < hi:
                 hi = (level + host_hu) / 2
         lo = lo - 50.0
@@ -449,14 +449,6 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     return Lesion(mask=full, type=kind, volume_ml=float(voxels) * voxel_ml,
                   lesion_hu=lesion_hu, normal_hu=normal_hu, other_candidates=others,
                   warnings=tuple(warnings), box=lesion_box, dense_hu=tuple(criteria.blastic_hu))
-
-
-def _seed_level(hs: np.ndarray, sol: np.ndarray, seed_kji) -> float | None:
-    """The median of ``hs`` on the bone's voxels next to the seed (its 3 x 3 x 3), or None."""
-    c = np.round(seed_kji).astype(int)
-    box = tuple(slice(max(x - 1, 0), max(x + 2, 0)) for x in c)
-    values = hs[box][sol[box]]
-    return float(np.median(values)) if values.size else None
 
 
 def _union(a, b):
