@@ -1,12 +1,14 @@
-"""Lytic lesions simulated into the real bones of pelvis_3mm, found with a seed: a case a line.
+"""Lesions simulated into the real bones of pelvis_3mm, found with a seed: a case a line.
 
-Each lesion is an ellipsoid (radius R in-plane, 1.3 R along the slices; 40 HU, noise 10 HU,
+Each lesion is an ellipsoid (radius R in-plane, 1.3 R along the slices; lytic 40 HU with noise
+10 HU, or with --kind blastic 650 HU with noise 60 HU (docs/domain.md: untreated blastic ~650);
 a one-voxel partial-volume edge: tests/test_lesions_real.simulate_lesion) centred where the bone
 is deepest on every STEP-th slice that is deep enough to hold it.  Our own segmentation of the
 lesioned CT is searched with the seed at the lesion's centre; Dice is against the ellipsoid's
 voxels in the bone.  "not found" is the plan's refusal (no lesion near the seed).
 
-    python benchmarks/real_lesions.py [--bones femur_right,hip_right,...] [--radii 8,10] [--step 4]
+    python benchmarks/real_lesions.py [--kind lytic|blastic] [--bones femur_right,hip_right,...]
+                                      [--radii 8,10] [--step 4]
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import numpy as np
 from scipy import ndimage
 
 ROOT = Path(__file__).resolve().parents[1]
+KINDS = {"lytic": (40.0, 10.0), "blastic": (650.0, 60.0)}  # HU, noise HU
 sys.path.insert(0, str(ROOT))  # for tests.test_lesions_real
 
 
@@ -30,6 +33,7 @@ def main() -> None:
     from tests.test_lesions_real import _dice, simulate_lesion
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--kind", choices=sorted(KINDS), default="lytic")
     ap.add_argument("--scan", default="pelvis_3mm.nii.gz")
     ap.add_argument("--bones", default="femur_right,femur_left,hip_right,hip_left,sacrum")
     ap.add_argument("--radii", default="8,10")
@@ -48,7 +52,8 @@ def main() -> None:
                     continue
                 j, i = np.unravel_index(np.argmax(depth[k]), depth[k].shape)
                 centre = volume.index_to_physical([[i, j, k]])[0]
-                sick, truth = simulate_lesion(volume, centre, (radius, radius, 1.3 * radius), seed=k)
+                hu, noise = KINDS[args.kind]
+                sick, truth = simulate_lesion(volume, centre, (radius, radius, 1.3 * radius), hu=hu, noise=noise, seed=k)
                 truth &= mask
                 line = f"{name:12s} R {radius:4.1f} mm  slice {k:3d}  {truth.sum():4d} voxels: "
                 try:
