@@ -35,6 +35,7 @@ from .shaft_gap import gap_pieces
 from .solid import CORTEX_ABOVE_SOFT, REACH_MM, bone_solid, tissue_levels
 from .cartilage import bony_parts
 from .cavity import in_cavity
+from .pocket import add_pockets
 
 MIN_BONE_ML = 0.5  # smaller pieces are calcifications, contrast or noise, not a bone to plan on
 DENSE_ABOVE_CORTEX = 150.0
@@ -144,6 +145,8 @@ def _bones(volume: Volume, box, body_x, mask, g, marrow, cortex_hu, metal=None, 
     for f in feats:
         if is_long(f) and not names[f.label].startswith(("vertebra", "sacrum")):  # a fatty sacral canal
             _close_long_bone(labels, f, volume, g, cortex_hu)
+    # A lesion through the cortex of a flat bone or a bone's end: walled in by its bone in 3D.
+    add_pockets(labels, g, cortex_hu, spacing, metal)
     return labels, names
 
 
