@@ -24,7 +24,9 @@ from .components import label
 
 POCKET_REACH_MM = 15.0  # the bone around a lesion of 8-10 mm lies within this of its voxels
 MIN_DIRECTIONS = 20  # of 26: a joint's cleft or a foramen is open on more sides
+EDGE_DIRECTIONS = 18  # ... where the core grows back into the edge of the break (its own directions open)
 CORE_MM = 3.0  # thicker than a cleft (a voxel at 3 mm)
+GROW_MM = 4.3  # back into the lesion, a diagonal step of 3 mm voxels
 MIN_CORE_ML = 0.25  # five times the largest core found without a lesion (0.054 ml)
 FAT_HU = -20.0  # fat is no lesion (solid.FAT_MARROW_HU)
 DIRECTIONS = [(a, b, c) for a in (-1, 0, 1) for b in (-1, 0, 1) for c in (-1, 0, 1) if (a, b, c) != (0, 0, 0)]
@@ -44,8 +46,8 @@ def add_pockets(labels: np.ndarray, g: np.ndarray, cortex_hu: float, spacing, ex
             free &= ~exclude[box]
         if not free.any():
             continue
-        walled = free & (directions_hit(sub == lab, scale, POCKET_REACH_MM) >= MIN_DIRECTIONS)
-        core = ndimage.distance_transform_edt(walled, sampling=scale) > CORE_MM
+        hits = directions_hit(sub == lab, scale, POCKET_REACH_MM)
+        core = ndimage.distance_transform_edt(free & (hits >= MIN_DIRECTIONS), sampling=scale) > CORE_MM
         if not core.any():
             continue
         pieces, n = label(core)
@@ -54,9 +56,10 @@ def add_pockets(labels: np.ndarray, g: np.ndarray, cortex_hu: float, spacing, ex
         big[0] = False
         if not big.any():
             continue
-        # The opening: the core grown back by CORE_MM, within the walled-in region.
-        near = ndimage.distance_transform_edt(~big[pieces], sampling=scale) <= CORE_MM + 1e-3
-        sub[near & walled] = lab
+        # The core grown back (an opening), into the lesion's edge where it broke the cortex,
+        # walled in a little less (the break's own directions open).
+        near = ndimage.distance_transform_edt(~big[pieces], sampling=scale) <= GROW_MM + 1e-3
+        sub[near & free & (hits >= EDGE_DIRECTIONS)] = lab
 
 
 def directions_hit(mask: np.ndarray, scale, reach_mm: float) -> np.ndarray:
