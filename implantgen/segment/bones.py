@@ -8,7 +8,8 @@ The steps, each in its own module:
     features.py  measurements of each bone; tiny or non-bone pieces are dropped
     names.py     anatomical names from position and shape
 Long bones get their cross-sections closed (long_bone.py), so a lesion that breaks the cortex
-does not leave a hole in the solid.
+does not leave a hole in the solid; a thick pocket of soft tissue that one bone walls in in 3D
+(a lesion through the cortex of a flat bone or a bone's end) is that bone's (pocket.py).
 
 Work is done on the bounding box of the body, then of the bone, in float32: a 512 x 512 x 400
 series takes a few seconds and well under 2 GB.
