@@ -21,7 +21,7 @@ from _common import femur_case, parser
 
 STEPS = {  # module: functions timed inside the two stages
     "implantgen.segment.bones": ["body_parts", "tissue_levels", "bone_solid", "separate_bones",
-                                 "bone_features", "_close_long_bone"],
+                                 "bone_features", "_close_long_bone", "add_pockets"],
     "implantgen.segment.solid": ["trabecular_interior", "fatty_marrow", "trim_edge"],
     "implantgen.segment.target": ["_solid_and_axis", "detect_lesion", "_finish"],
 }
