@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from implantgen.segment.joint import cut_femur, find_head
+from implantgen.segment.joint import cut_femur, find_head, split_merged_femurs
 
 SPACING = (3.0, 3.0, 3.0)
 AFFINE = np.diag([3.0, 3.0, 3.0, 1.0])  # (i, j, k) -> LPS: x grows with i, z with k
@@ -38,5 +38,21 @@ def test_head_found_and_femur_cut_off():
     assert np.linalg.norm((head[0] - centre) * 3.0) <= 4.5 and abs(head[1] - radius) <= 3.0
     cut = cut_femur(region, g, 122.0, SPACING, AFFINE, head, midline_x=0.0)
     assert cut is not None
+    dice = 2.0 * np.count_nonzero(cut & femur) / (np.count_nonzero(cut) + np.count_nonzero(femur))
+    assert dice >= 0.9, dice
+
+
+def test_head_left_with_the_hip_bone_goes_back_to_its_femur():
+    """The density split ran through the femoral neck (as through a lytic lesion there), not the
+    joint: the femur's neck is named, its head is still part of the hip bone.  Cut again along
+    the head's sphere, the femur gets its head back and keeps all of its neck."""
+    region, g, femur, centre, radius = synthetic_hip()
+    k = np.indices(region.shape)[0]
+    neck = femur & (k < centre[0] - 6)  # 18 mm below the head's centre
+    labels = np.where(neck, 2, np.where(region, 1, 0)).astype(np.int32)
+    out = split_merged_femurs(labels, {1: "hip_right", 2: "femur_right"}, g, 122.0, SPACING, AFFINE, 0.0)
+    assert out is not None
+    cut = out == 2
+    assert np.all(cut[neck])
     dice = 2.0 * np.count_nonzero(cut & femur) / (np.count_nonzero(cut) + np.count_nonzero(femur))
     assert dice >= 0.9, dice

@@ -9,6 +9,8 @@ a point deep in the lower part of a hip bone is the head, and the joint space is
 just outside it.  Cutting the bone along that shell leaves the head, the hip bone (the largest
 piece outside), and the femoral neck with the trochanters, which leave the head below and to
 the side: head and neck are the femur.  A watershed on density then hands the cut shell back.
+A lytic lesion in the neck can make the density split cut there instead, leaving the head with
+the hip bone: a femur named beside its hip bone is cut again with it (_headless_femur).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.segmentation import watershed
 
-from ..geometry import box_affine
+from ..geometry import bbox, box_affine
 from .components import label
 from .separate import FLAT_ABOVE
 
@@ -33,6 +35,8 @@ NECK_MIN_ML = 1.0  # smaller pieces outside the cut are left to the watershed
 N_DIRECTIONS = 128
 PRIOR_MM = 9.0  # a head sought near a known place: its centre is at most this far from it
 PRIOR_RADIUS_MM = 1.5  # ... and its radius this close to the one expected
+KEEP_FEMUR_LOSS = 0.02  # a femur cut again along its head keeps all but this share of itself
+HEAD_LEFT_MIN_ML = 1.0  # ... and gains at least this much of the hip bone (less: the boundary's noise)
 
 
 def _directions(n: int) -> np.ndarray:
@@ -127,27 +131,70 @@ def cut_femur(region: np.ndarray, g: np.ndarray, cortex_hu: float, spacing, affi
 
 def split_merged_femurs(labels: np.ndarray, names: dict[int, str], g: np.ndarray, cortex_hu: float,
                         spacing, affine: np.ndarray, midline_x: float | None):
-    """``labels`` with a new label for each femur cut off its hip bone, or None if none was.
+    """``labels`` with each femur cut off its hip bone, or None if none was.
 
-    Only a hip bone with no femur named on its side is looked at: there the femur, if the scan
-    holds one, is still part of it.
+    A hip bone with no femur named on its side holds that femur, if the scan has one: it gets a
+    new label.  A hip bone touching the femur named on its side may still hold the femoral head
+    (_headless_femur): the two are cut again as one.
     """
     if midline_x is None:
         return None
     out = None
+    inv = {n: k for k, n in names.items()}
     boxes = ndimage.find_objects(labels)
     for lab, name in sorted(names.items()):
-        if name not in ("hip_left", "hip_right") or f"femur_{name[4:]}" in names.values():
+        if name not in ("hip_left", "hip_right"):
             continue
-        box = boxes[lab - 1]
-        region = labels[box] == lab
-        shifted = box_affine(affine, box)
-        head = find_head(region, g[box], spacing, shifted)
-        if head is None:
+        femur_lab = inv.get(f"femur_{name[4:]}")
+        if femur_lab is None:
+            box = boxes[lab - 1]
+            region = labels[box] == lab
+            femur = _cut(region, g[box], cortex_hu, spacing, box_affine(affine, box), midline_x)
+            if femur is None:
+                continue
+            out = labels.copy() if out is None else out
+            out[box][femur] = int(out.max()) + 1
             continue
-        femur = cut_femur(region, g[box], cortex_hu, spacing, shifted, head, midline_x)
+        box = bbox(np.isin(labels, [lab, femur_lab]), 0)
+        femur = _headless_femur(labels[box], lab, femur_lab, g[box], cortex_hu, spacing,
+                                box_affine(affine, box), midline_x)
         if femur is None:
             continue
         out = labels.copy() if out is None else out
-        out[box][femur] = int(out.max()) + 1
+        sub = out[box]
+        sub[(labels[box] == femur_lab) | (labels[box] == lab)] = lab
+        sub[femur] = femur_lab
     return out
+
+
+def _cut(region, g, cortex_hu, spacing, affine, midline_x):
+    """The femur within ``region`` cut off along its head's sphere, or None."""
+    head = find_head(region, g, spacing, affine)
+    if head is None:
+        return None
+    return cut_femur(region, g, cortex_hu, spacing, affine, head, midline_x)
+
+
+def _headless_femur(labels, hip, femur, g, cortex_hu, spacing, affine, midline_x):
+    """bool mask of the femur in ``labels`` (hip bone ``hip``, femur ``femur``) cut again along
+    its head, when the density split left part of the head with the hip bone; else None.
+
+    A lytic lesion in the femoral head or neck is a valley of density where the joint, blurred
+    by partial volume, is none: the split runs through the lesion instead of the joint, and the
+    head above it stays with the hip bone.  The head's sphere is found on both bones together
+    (its cortex and subchondral plate are unmoved by a lesion inside).  The cut is taken only if
+    it keeps all of the femur the split made and takes a part of the hip bone: where the split
+    found the joint, the two agree and nothing changes; where a sphere fits elsewhere (the acetabulum's roof, beside metal: see
+    head_cap.py), it takes femur away and is not trusted.
+    """
+    hip_bone, femur_bone = labels == hip, labels == femur
+    if not (ndimage.binary_dilation(hip_bone) & femur_bone).any():
+        return None  # apart: the split found the joint
+    cut = _cut(hip_bone | femur_bone, g, cortex_hu, spacing, affine, midline_x)
+    if cut is None:
+        return None
+    lost = np.count_nonzero(femur_bone & ~cut)
+    gained_ml = np.count_nonzero(hip_bone & cut) * float(np.prod(spacing)) / 1000.0
+    if lost > KEEP_FEMUR_LOSS * np.count_nonzero(femur_bone) or gained_ml < HEAD_LEFT_MIN_ML:
+        return None
+    return cut
