@@ -251,7 +251,9 @@ class _Terminated(KeyboardInterrupt):
 
 
 def _terminate(signum, frame):
-    raise _Terminated()
+    from .outdir import interrupt
+
+    interrupt(_Terminated())
 
 
 # Options whose value is a list of numbers.  argparse takes a value such as "-90.5,20,-250" (a

@@ -19,6 +19,36 @@ from .errors import InputError
 MANIFEST = "manifest.json"
 
 
+class _Held:
+    """A termination asked for while a folder is being made and not yet owned by a clean-up."""
+
+    depth = 0
+    pending: BaseException | None = None
+
+
+@contextmanager
+def _unbroken():
+    """A step that must not be cut in half: making a folder and taking charge of removing it (a
+    SIGTERM between the two left a hidden probe or partial folder behind).  A termination asked
+    for meanwhile (``interrupt``) is raised when the step ends."""
+    _Held.depth += 1
+    try:
+        yield
+    finally:
+        _Held.depth -= 1
+    if _Held.depth == 0 and _Held.pending is not None:
+        exc, _Held.pending = _Held.pending, None
+        raise exc
+
+
+def interrupt(exc: BaseException) -> None:
+    """Raise ``exc`` (from a signal handler) now, or as soon as an unbroken step ends."""
+    if _Held.depth:
+        _Held.pending = exc
+        return
+    raise exc
+
+
 def _is_replaceable(out: Path) -> bool:
     if not out.is_dir():
         return False
@@ -41,7 +71,8 @@ def _check_writable(out: Path) -> None:
     if not parent.is_dir():
         raise InputError(f"The output path {out} lies under {parent}, which is a file: choose a folder path.")
     try:
-        os.rmdir(tempfile.mkdtemp(prefix=f".{out.name}.probe-", dir=parent))
+        with _unbroken():
+            os.rmdir(tempfile.mkdtemp(prefix=f".{out.name}.probe-", dir=parent))
     except OSError as exc:
         raise InputError(f"The output folder {out} cannot be written in {parent} ({exc.strerror}): "
                          "choose a folder you can write to.") from None
@@ -88,11 +119,14 @@ def atomic_output_dir(out):
     """Yield a temporary folder; on success it becomes ``out``, on any error it is removed."""
     out = check_output_dir(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    tmp = None
     try:
+        with _unbroken():
+            tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
         yield tmp
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
     os.chmod(tmp, 0o755)  # mkdtemp makes it private; a result folder should not be
     if out.exists():
