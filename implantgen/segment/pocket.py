@@ -19,7 +19,6 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from ..geometry import bbox
 from .components import label
 
 POCKET_REACH_MM = 15.0  # the bone around a lesion of 8-10 mm lies within this of its voxels
