@@ -84,12 +84,17 @@ def pick(cands: list[Candidate], seed_kji, spacing_kji) -> Candidate | None:
     the nearest within SEED_REACH_MM of it (nearest voxel), else None."""
     if seed_kji is None:
         return cands[0]
-    seed = np.round(seed_kji).astype(int)
     for c in cands:
-        if all(0 <= s < n for s, n in zip(seed, c.mask.shape)) and c.mask[tuple(seed)]:
+        if holds(c, seed_kji):
             return c
     dist = [_nearest_mm(c.mask, seed_kji, spacing_kji) for c in cands]
     return cands[int(np.argmin(dist))] if min(dist) <= SEED_REACH_MM else None
+
+
+def holds(c: Candidate, seed_kji) -> bool:
+    """Whether candidate ``c`` holds the voxel of ``seed_kji``."""
+    seed = np.round(seed_kji).astype(int)
+    return all(0 <= s < n for s, n in zip(seed, c.mask.shape)) and bool(c.mask[tuple(seed)])
 
 
 def _nearest_mm(mask: np.ndarray, point_kji, spacing_kji) -> float:

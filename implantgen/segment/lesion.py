@@ -17,7 +17,7 @@ from scipy import ndimage
 from ..geometry import bbox, filter_size, offset_box, pad_box
 from ..records import LesionCriteria, Volume
 from .blur import blur_lift
-from .candidates import MIN_PIECE, dilated, opened, pick, window_pieces
+from .candidates import MIN_PIECE, dilated, holds, opened, pick, window_pieces
 from .components import holding, label
 from .extension import soft_tissue_extension
 from .filters import LazyMedian, box_extreme, dilate_cross, erode_cross, grow_box
@@ -319,6 +319,13 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
         if seeded is not None:
             cands = [seeded if c is chosen else c for c in cands] if chosen is not None else [seeded] + cands
             chosen = seeded
+    if chosen is not None and seed_kji is not None and chosen.type == "lytic" and not holds(chosen, seed_kji):
+        level = seed_level(hu, sol, seed_kji)
+        if level is not None and level >= blo:
+            # The seed points at dense bone and no dense lesion was found there: lytic tissue
+            # beside it is not what was pointed at (a blastic lesion in a thin ilium, too near
+            # its surface to be told from cortex, was taken as a lytic piece 6 mm away).
+            chosen = None
     if chosen is None:
         return None
 
