@@ -59,11 +59,11 @@ def test_a_seed_in_sound_bone_takes_no_finding_far_from_it():
     # The femoral head, above the shaft: searched around the seed (measured 0.92; 0.00 when only
     # the shaft was searched and a fatty region 62 mm away was taken instead).
     ("femur_right", 17, 0.85),
-    # The femoral neck: the window closes at the midpoint of the seed's level and the host's
-    # (measured 0.92; 0.17 with the host's level less 40 HU, leaking into the neck's bone).
+    # The femoral neck: grown from the seed (measured 0.98; 0.17 with the window at the host's
+    # level less 40 HU, leaking into the neck's bone).
     ("femur_right", 12, 0.85),
-    # The ilium (measured 0.81 grown from the seed; 0.68 with the window's midpoints, 0.13 before
-    # them, 1230 voxels of the ilium's marrow for a lesion of 99).
+    # The ilium (measured 0.81 grown from the seed; 0.13 with the window, 1230 voxels of the
+    # ilium's marrow for a lesion of 99).
     ("hip_right", 32, 0.75),
     # The femoral head beside its low-density bone: grown from the seed at the midpoint of its
     # level and its ring's (measured 0.92, 99 voxels; 0.19 with the window, 823 voxels).

@@ -270,12 +270,6 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     host_hu = float(np.median(hu[interior])) if interior.sum() > 20 else -50.0
     if trabecular:
         hi = min(hi, host_hu - _TRABECULAR_CONTRAST)
-        if seed_kji is not None:
-            # Trabecular bone is not one density (a proximal femur's head and neck, an ilium,
-            # hold 100-250 HU): a lesion is what lies nearer the seed's own level than the host's.
-            level = seed_level(hs, sol, seed_kji)
-            if level is not None and level < hi:
-                hi = (level + host_hu) / 2
         lo = lo - 50.0
     # Marrow right next to a voxel, cortex within two voxels in-plane: a partial-volume mixture.
     lo_nb, hi_nb = in_two(lambda: box_extreme(hs, 3, np.minimum), lambda: box_extreme(hs, in_plane, np.maximum))
