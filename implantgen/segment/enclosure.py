@@ -18,27 +18,31 @@ from .slices import per_slice
 DIRECTIONS = ((0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1), (-1, 0), (-1, 1))  # (dj, di)
 
 
-def _shift_or(acc: np.ndarray, dj: int, di: int) -> None:
-    """acc |= acc shifted so that acc[:, j, i] also sees acc[:, j + dj, i + di]."""
-    J, I = acc.shape[1:]
-    if abs(dj) >= J or abs(di) >= I:
-        return
-    dst = (slice(None), slice(max(0, -dj), J - max(0, dj)), slice(max(0, -di), I - max(0, di)))
-    src = (slice(None), slice(max(0, dj), J - max(0, -dj)), slice(max(0, di), I - max(0, -di)))
-    acc[dst] |= acc[src]
+def _window(shift, shape) -> tuple[tuple, tuple] | None:
+    """(destination, source) slices for a view of an array seen ``shift`` voxels on (per axis),
+    or None where the shift leaves the array."""
+    if any(abs(c) >= n for c, n in zip(shift, shape)):
+        return None
+    dst = tuple(slice(max(0, -c), n - max(0, c)) for c, n in zip(shift, shape))
+    src = tuple(slice(max(0, c), n - max(0, -c)) for c, n in zip(shift, shape))
+    return dst, src
 
 
-def ray_hits(mask: np.ndarray, dj: int, di: int, steps: int) -> np.ndarray:
-    """True where ``mask`` lies 1..steps pixels away along (dj, di), in the same slice."""
-    J, I = mask.shape[1:]
+def ray_hits(mask: np.ndarray, d, steps: int) -> np.ndarray:
+    """True where ``mask`` lies 1..steps voxels away along ``d`` ((dk, dj, di); dk = 0 stays in
+    the slice)."""
     hit = np.zeros_like(mask)
-    dst = (slice(None), slice(max(0, -dj), J - max(0, dj)), slice(max(0, -di), I - max(0, di)))
-    src = (slice(None), slice(max(0, dj), J - max(0, -dj)), slice(max(0, di), I - max(0, -di)))
-    hit[dst] = mask[src]  # one step
+    first = _window(d, mask.shape)
+    if first is None:
+        return hit
+    hit[first[0]] = mask[first[1]]  # one step
     covered = 1
     while covered < steps:  # now hit covers 1..covered; double it
         s = min(covered, steps - covered)
-        _shift_or(hit, dj * s, di * s)
+        window = _window([c * s for c in d], hit.shape)
+        if window is None:
+            break
+        hit[window[0]] |= hit[window[1]]  # numpy buffers the overlapping views
         covered += s
     return hit
 
@@ -52,5 +56,5 @@ def enclosure(mask: np.ndarray, spacing, reach_mm: float) -> np.ndarray:
     count = np.zeros(mask.shape, dtype=np.uint8)
     for dj, di in DIRECTIONS:
         step_mm = float(np.hypot(dj * spacing[1], di * spacing[0]))
-        count += ray_hits(mask, dj, di, max(1, int(round(reach_mm / step_mm))))
+        count += ray_hits(mask, (0, dj, di), max(1, int(round(reach_mm / step_mm))))
     return count

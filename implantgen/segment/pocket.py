@@ -20,6 +20,7 @@ import numpy as np
 from scipy import ndimage
 
 from .components import label
+from .enclosure import ray_hits
 
 POCKET_REACH_MM = 15.0  # the bone around a lesion of 8-10 mm lies within this of its voxels
 MIN_DIRECTIONS = 20  # of 26: a joint's cleft or a foramen is open on more sides
@@ -66,27 +67,5 @@ def directions_hit(mask: np.ndarray, scale, reach_mm: float) -> np.ndarray:
     count = np.zeros(mask.shape, dtype=np.uint8)
     for d in DIRECTIONS:
         steps = max(1, int(round(reach_mm / float(np.linalg.norm(np.multiply(d, scale))))))
-        count += _ray(mask, d, steps)
+        count += ray_hits(mask, d, steps)
     return count
-
-
-def _ray(mask: np.ndarray, d, steps: int) -> np.ndarray:
-    """True where ``mask`` lies 1..steps voxels away along ``d`` (enclosure.ray_hits in 3D)."""
-    hit = np.zeros_like(mask)
-    _shift_or(hit, mask, d, 1)
-    covered = 1
-    while covered < steps:  # hit covers 1..covered: OR it with itself shifted by s
-        s = min(covered, steps - covered)
-        _shift_or(hit, hit.copy(), d, s)
-        covered += s
-    return hit
-
-
-def _shift_or(acc: np.ndarray, src: np.ndarray, d, s: int) -> None:
-    """acc |= src seen s steps along d (acc[x] |= src[x + s d]); outside the array: nothing."""
-    shift = [c * s for c in d]
-    if any(abs(c) >= n for c, n in zip(shift, acc.shape)):
-        return
-    to = tuple(slice(max(0, -c), n - max(0, c)) for c, n in zip(shift, acc.shape))
-    fr = tuple(slice(max(0, c), n - max(0, -c)) for c, n in zip(shift, acc.shape))
-    acc[to] |= src[fr]

@@ -29,7 +29,7 @@ _CONTRAST_HU = 40.0
 
 
 def seed_level(hu: np.ndarray, sol: np.ndarray, seed_kji) -> float | None:
-    """The median of ``hu`` (own values, or medians) on the bone's voxels in the seed's
+    """The median of ``hu`` (own values) on the bone's voxels in the seed's
     3 x 3 x 3, or None."""
     c = np.round(seed_kji).astype(int)
     box = tuple(slice(max(x - 1, 0), max(x + 2, 0)) for x in c)
