@@ -41,7 +41,7 @@ def main() -> None:
     args = ap.parse_args()
     volume = load_ct(ROOT / "tests" / "data" / "real_ct" / args.scan)
     bones = segment_bones(volume)
-    dice = []
+    dice, kept = [], []
     for name in args.bones.split(","):
         mask = bones.labels == [label for label, n in bones.names.items() if n == name][0]
         depth = ndimage.distance_transform_edt(mask, sampling=volume.spacing[::-1])
@@ -57,7 +57,11 @@ def main() -> None:
                 truth &= mask
                 line = f"{name:12s} R {radius:4.1f} mm  slice {k:3d}  {truth.sum():4d} voxels: "
                 try:
-                    target = find_target(sick, segment_bones(sick), seed=tuple(centre))
+                    sick_bones = segment_bones(sick)
+                    same = [label for label, n in sick_bones.names.items() if n == name]
+                    kept.append(_dice((sick_bones.labels == same[0]) & ~truth, mask & ~truth) if same else 0.0)
+                    line += f"bone {kept[-1]:.2f}, "
+                    target = find_target(sick, sick_bones, seed=tuple(centre))
                 except PlanNotFeasible:
                     dice.append(0.0)
                     print(line + "not found", flush=True)
@@ -66,7 +70,9 @@ def main() -> None:
                 print(line + f"{target.name} {target.lesion.type}, {target.lesion.mask.sum():5d} found, "
                       f"Dice {dice[-1]:.2f}", flush=True)
     d = np.array(dice)
-    print(f"{len(d)} lesions: mean Dice {d.mean():.3f}; >= 0.85 in {(d >= 0.85).sum()}, >= 0.7 in {(d >= 0.7).sum()}")
+    b = np.array(kept)
+    print(f"{len(d)} lesions: mean Dice {d.mean():.3f}; >= 0.85 in {(d >= 0.85).sum()}, >= 0.7 in {(d >= 0.7).sum()}; "
+          f"host bone's label kept (Dice >= 0.95) in {(b >= 0.95).sum()}, worst {b.min():.2f}")
 
 
 if __name__ == "__main__":

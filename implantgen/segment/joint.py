@@ -37,6 +37,8 @@ PRIOR_MM = 9.0  # a head sought near a known place: its centre is at most this f
 PRIOR_RADIUS_MM = 1.5  # ... and its radius this close to the one expected
 KEEP_FEMUR_LOSS = 0.02  # a femur cut again along its head keeps all but this share of itself
 HEAD_LEFT_MIN_ML = 1.0  # ... and gains at least this much of the hip bone (less: the boundary's noise)
+HEAD_TRIES = 4  # spheres tried, best first, until one's cut leaves the head with its neck
+SEPARATE_MM = 6.0  # ... their centres at least this far apart
 
 
 def _directions(n: int) -> np.ndarray:
@@ -59,6 +61,14 @@ def find_head(region: np.ndarray, g: np.ndarray, spacing, affine: np.ndarray, pr
     much brighter ``g`` is on it than on the spheres RING_MM inside and outside of it.  ``prior``
     (centre (k, j, i), radius mm), when given, keeps to heads near that one.
     """
+    heads = head_candidates(region, g, spacing, affine, prior, n=1)
+    return heads[0] if heads else None
+
+
+def head_candidates(region: np.ndarray, g: np.ndarray, spacing, affine: np.ndarray, prior=None,
+                    n: int = HEAD_TRIES) -> list:
+    """Up to ``n`` spheres (centre (k, j, i) float, radius mm) as find_head scores them, best
+    first, their centres at least SEPARATE_MM apart."""
     spacing = np.asarray(spacing, dtype=float)
     kji_mm = spacing[::-1]
     depth = ndimage.distance_transform_edt(np.pad(region, 1), sampling=kji_mm)[1:-1, 1:-1, 1:-1]
@@ -71,7 +81,7 @@ def find_head(region: np.ndarray, g: np.ndarray, spacing, affine: np.ndarray, pr
         cand = cand[np.linalg.norm((cand - prior[0]) * kji_mm, axis=1) <= PRIOR_MM]
         radius_ok = np.abs(HEAD_RADII_MM - prior[1]) <= PRIOR_RADIUS_MM
     if len(cand) == 0:
-        return None
+        return []
     # g sampled along rays from every candidate at every radius needed (a 1.5 mm grid covers
     # the radii and the rings), then each sphere's score is a mean over the rays.
     radii = np.arange(HEAD_RADII_MM[0] - RING_MM, HEAD_RADII_MM[-1] + RING_MM + 0.75, 1.5)
@@ -83,10 +93,17 @@ def find_head(region: np.ndarray, g: np.ndarray, spacing, affine: np.ndarray, pr
     r0 = np.arange(off, off + len(HEAD_RADII_MM))
     score = ring[:, r0] - 0.5 * (ring[:, r0 - off] + ring[:, r0 + off])
     score[:, ~radius_ok] = -np.inf
-    c, r = np.unravel_index(int(np.argmax(score)), score.shape)
-    if score[c, r] < MIN_SHELL_HU:
-        return None
-    return cand[c].astype(float), float(HEAD_RADII_MM[r])
+    best_r = np.argmax(score, axis=1)
+    best = score[np.arange(len(cand)), best_r]
+    heads, taken = [], []
+    for c in np.argsort(-best, kind="stable"):
+        if best[c] < MIN_SHELL_HU or len(heads) == n:
+            break
+        if any(np.linalg.norm((cand[c] - t) * kji_mm) < SEPARATE_MM for t in taken):
+            continue
+        taken.append(cand[c])
+        heads.append((cand[c].astype(float), float(HEAD_RADII_MM[best_r[c]])))
+    return heads
 
 
 def cut_femur(region: np.ndarray, g: np.ndarray, cortex_hu: float, spacing, affine: np.ndarray,
@@ -168,11 +185,29 @@ def split_merged_femurs(labels: np.ndarray, names: dict[int, str], g: np.ndarray
 
 
 def _cut(region, g, cortex_hu, spacing, affine, midline_x):
-    """The femur within ``region`` cut off along its head's sphere, or None."""
-    head = find_head(region, g, spacing, affine)
-    if head is None:
-        return None
-    return cut_femur(region, g, cortex_hu, spacing, affine, head, midline_x)
+    """The femur within ``region`` cut off along its head's sphere, or None.
+
+    The best sphere is not always the head: a lytic lesion near the head's top darkens the
+    inside of a sphere around it, whose shell then runs along the acetabulum's roof, and the
+    cut leaves a ball with no neck (the neck stays joined to the hip bone round the sphere).
+    The next best spheres are tried until a cut leaves the head with its neck; failing that,
+    the best sphere's cut (or None) is the answer.
+    """
+    best = None
+    for n, head in enumerate(head_candidates(region, g, spacing, affine)):
+        femur = cut_femur(region, g, cortex_hu, spacing, affine, head, midline_x)
+        if femur is not None and _has_neck(femur, head, spacing):
+            return femur
+        best = femur if n == 0 else best
+    return best
+
+
+def _has_neck(femur: np.ndarray, head, spacing) -> bool:
+    """Whether ``femur`` holds at least NECK_MIN_ML beyond its head's sphere and the joint."""
+    centre, radius = head
+    far = np.argwhere(femur)
+    dist = np.linalg.norm((far - centre) * np.asarray(spacing, dtype=float)[::-1], axis=1)
+    return np.count_nonzero(dist >= radius + JOINT_MM) * float(np.prod(spacing)) / 1000.0 >= NECK_MIN_ML
 
 
 def _headless_femur(labels, hip, femur, g, cortex_hu, spacing, affine, midline_x):

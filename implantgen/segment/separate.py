@@ -28,6 +28,14 @@ _CONN = np.ones((3, 3, 3), dtype=bool)
 HU_STEPS = (0.0, 50.0, 100.0, 150.0, 200.0, 300.0, 400.0)  # above the cortex level
 HU_PIECE_ML = 5.0
 HU_PIECE_THICK_MM = 6.0  # a piece must hold a point this deep inside the solid
+# ... and be part of a bone's outside: at least this share of the piece's own surface lies on
+# the solid's.  A dense core inside a bone (a blastic lesion, a bone island) is not a bone of its
+# own.  A piece at the cortex level is a bone's shell, thin (pelvis_3mm: 4.2 mm deep in itself,
+# 0.75-0.87 of its surface on the solid's; a cortex of 2-7 mm on 1 mm voxels shows its inner
+# surface too: 0.5-0.6); a lesion of 650 HU there is a blob, 8.5-9.5 mm deep in itself, with
+# 0.01-0.47 of its surface on the solid's (0.42-0.47 where it reaches the cortex of the neck).
+SHELL_SHARE = 0.35
+BLOB_MM, BLOB_SHELL_SHARE = 8.0, 0.6  # a piece this deep in itself must have this share
 FLAT_ABOVE = 100.0  # above cortex + this, density no longer steers the watershed: distance does
 # Necks up to ~16 mm across (arches, facet joints, bridges over a disc) are split; a long bone's
 # shaft is thicker than that, so a femur does not come apart at its flared ends.
@@ -96,12 +104,20 @@ def _volume_ok(voxels: int, ml: float, voxel_ml: float) -> bool:
 def split_by_density(solid: np.ndarray, g: np.ndarray, cortex_hu: float, spacing) -> np.ndarray:
     """Watershed regions of ``solid`` seeded by the density tree (joints come apart)."""
     voxel_ml = float(np.prod(spacing)) / 1000.0
-    depth = []  # the distance map of the solid, made the first time a split needs it (costly)
+    maps = []  # the solid's distance map and surface, made the first time a split needs them (costly)
 
     def accept(pm, _fb, _level, gbox):
-        if not depth:
-            depth.append(ndimage.distance_transform_edt(solid, sampling=spacing[::-1]).astype(np.float32))
-        return depth[0][gbox][pm].max() >= HU_PIECE_THICK_MM
+        if not maps:
+            maps.append(ndimage.distance_transform_edt(solid, sampling=spacing[::-1]).astype(np.float32))
+            maps.append(solid & ~ndimage.binary_erosion(solid, border_value=1))  # the scan's edge is no surface
+        if maps[0][gbox][pm].max() < HU_PIECE_THICK_MM:
+            return False
+        padded = np.pad(pm, 1)
+        rim = pm & ~ndimage.binary_erosion(padded)[1:-1, 1:-1, 1:-1]
+        share = np.count_nonzero(rim & maps[1][gbox]) / np.count_nonzero(rim)
+        if share >= BLOB_SHELL_SHARE:
+            return True
+        return share >= SHELL_SHARE and ndimage.distance_transform_edt(padded, sampling=spacing[::-1]).max() < BLOB_MM
 
     seeds = tree_leaves(g, solid, [cortex_hu + s for s in HU_STEPS], accept,
                         big_enough=lambda n: _volume_ok(n, HU_PIECE_ML, voxel_ml))
