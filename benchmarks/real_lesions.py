@@ -58,9 +58,8 @@ def main() -> None:
                 line = f"{name:12s} R {radius:4.1f} mm  slice {k:3d}  {truth.sum():4d} voxels: "
                 try:
                     sick_bones = segment_bones(sick)
-                    same = [label for label, n in sick_bones.names.items() if n == name]
-                    kept.append(_dice((sick_bones.labels == same[0]) & ~truth, mask & ~truth) if same else 0.0)
-                    line += f"bone {kept[-1]:.2f}, "
+                    kept.append(_kept(sick_bones, mask, truth, name))
+                    line += f"bone {kept[-1][0]:.2f}{kept[-1][1]}, "
                     target = find_target(sick, sick_bones, seed=tuple(centre))
                 except PlanNotFeasible:
                     dice.append(0.0)
@@ -70,9 +69,24 @@ def main() -> None:
                 print(line + f"{target.name} {target.lesion.type}, {target.lesion.mask.sum():5d} found, "
                       f"Dice {dice[-1]:.2f}", flush=True)
     d = np.array(dice)
-    b = np.array(kept)
+    b = np.array([k[0] for k in kept])
     print(f"{len(d)} lesions: mean Dice {d.mean():.3f}; >= 0.85 in {(d >= 0.85).sum()}, >= 0.7 in {(d >= 0.7).sum()}; "
           f"host bone's label kept (Dice >= 0.95) in {(b >= 0.95).sum()}, worst {b.min():.2f}")
+
+
+def _kept(bones, mask: np.ndarray, truth: np.ndarray, name: str) -> tuple[float, str]:
+    """(Dice of the clean bone ``mask`` with the label of ``bones`` holding most of it, both
+    outside the lesion ``truth``; " as NAME" where that label's name is not ``name``, else "")."""
+    from tests.test_lesions_real import _dice
+
+    clean = mask & ~truth
+    counts = np.bincount(bones.labels[clean], minlength=int(bones.labels.max()) + 1)
+    counts[0] = 0
+    label = int(np.argmax(counts))
+    if counts[label] == 0:
+        return 0.0, " (none)"
+    other = bones.names.get(label, f"bone_{label}")
+    return _dice((bones.labels == label) & ~truth, clean), ("" if other == name else f" as {other}")
 
 
 if __name__ == "__main__":
