@@ -5,10 +5,14 @@ Each lesion is an ellipsoid (radius R in-plane, 1.3 R along the slices; lytic 40
 a one-voxel partial-volume edge: tests/test_lesions_real.simulate_lesion) centred where the bone
 is deepest on every STEP-th slice that is deep enough to hold it.  Our own segmentation of the
 lesioned CT is searched with the seed at the lesion's centre; Dice is against the ellipsoid's
-voxels in the bone.  "not found" is the plan's refusal (no lesion near the seed).
+voxels in the bone.  "not found" is the plan's refusal (no lesion near the seed).  "bone" is
+the Dice, outside the lesion, of the clean scan's bone with the label holding most of it in the
+lesioned scan (named after "as" where its name changed): a lesion must not move a bone's
+boundary (give the femoral head to the hip bone, split the sacrum, merge two vertebrae).
 
     python benchmarks/real_lesions.py [--kind lytic|blastic] [--bones femur_right,hip_right,...]
                                       [--radii 8,10] [--step 4]
+    python benchmarks/real_lesions.py --scan abdomen_3mm.nii.gz --bones vertebra,vertebra_2,vertebra_3 --step 2
 """
 
 from __future__ import annotations
