@@ -209,3 +209,23 @@ def test_no_breach_into_the_canal_without_a_lesion(name, monkeypatch):
     labels = segment_bones(volume).labels
     monkeypatch.setattr(lytic, "BREACH_ML", np.inf)
     assert np.array_equal(segment_bones(volume).labels, labels)
+
+
+def test_a_seed_at_the_scan_s_end_says_the_lesion_may_run_off_it():
+    """A lesion 16 mm across centred on abdomen_3mm's first slice in the lowest vertebral body
+    has no bone below it in the scan: not walled in, it is not found, and the refusal says why.
+    Four slices up the same lesion is found, with no such words."""
+    volume = load_ct(REAL / "abdomen_3mm.nii.gz")
+    bones = segment_bones(volume)
+    mask = bones.labels == [label for label, n in bones.names.items() if n == "vertebra_3"][0]
+    seeds = []
+    for k in (0, 4):
+        depth = ndimage.distance_transform_edt(mask, sampling=volume.spacing[::-1])[k]
+        j, i = np.unravel_index(np.argmax(depth), depth.shape)
+        seeds.append(volume.index_to_physical([[i, j, k]])[0])
+    sick, _ = simulate_lesion(volume, seeds[0], (8.0, 8.0, 10.4))
+    with pytest.raises(PlanNotFeasible, match=r"the seed is 0 mm from the scan's first slice: a lesion running off"):
+        find_target(sick, segment_bones(sick), seed=tuple(seeds[0]))
+    sick, truth = simulate_lesion(volume, seeds[1], (8.0, 8.0, 10.4), seed=4)
+    target = find_target(sick, segment_bones(sick), seed=tuple(seeds[1]))
+    assert _dice(target.lesion.mask, truth & mask) >= 0.85

@@ -41,6 +41,7 @@ class Target:
 
 
 # Lower-limb shafts run head to foot in patient coordinates (LPS), within 45 degrees.
+_SCAN_EDGE_MM = 15.0  # a seed this near the scan's first or last slice may point at a lesion running off it
 _ALONG_BODY = ("femur", "tibia", "fibula")
 _ALONG_BODY_COS = 0.7
 _NOT_LONG = ("vertebra", "sacrum", "hip", "rib", "costal", "sternum", "scapula", "clavicula", "skull", "patella")
@@ -116,6 +117,18 @@ def _bone_for_mask(bones: BoneSegmentation, mask: np.ndarray) -> int:
     return int(np.argmax(counts))
 
 
+def _near_scan_end(volume: Volume, seed) -> str:
+    """What to say of a seed within _SCAN_EDGE_MM of the scan's first or last slice, else ""."""
+    k = float(volume.physical_to_index([seed])[0][2])
+    for slices, end in ((k, "first"), (volume.shape[0] - 1 - k, "last")):
+        mm = slices * float(volume.spacing[2])
+        if mm < _SCAN_EDGE_MM:
+            return (f" (the seed is {max(mm, 0.0):.0f} mm from the scan's {end} slice: a lesion running off "
+                    "the scan has no bone around it there and may not be found, so a scan holding the "
+                    "whole lesion may be needed)")
+    return ""
+
+
 def _bone_at(volume: Volume, bones: BoneSegmentation, seed, reach_mm: float = 10.0) -> int:
     """The bone holding the seed, else the nearest within ``reach_mm``."""
     ijk = np.round(volume.physical_to_index([seed])[0]).astype(int)
@@ -176,7 +189,8 @@ def find_target(volume: Volume, bones: BoneSegmentation, *, lesion_mask: np.ndar
     if not found and seed is not None:
         raise PlanNotFeasible(
             f"No lesion found near the seed in {bones.names.get(labels[0], 'the bone')}: looked for "
-            f"{criteria.describe()}; move the seed into the lesion or give --lesion-mask FILE.")
+            f"{criteria.describe()}{_near_scan_end(volume, seed)}; move the seed into the lesion or give "
+            "--lesion-mask FILE.")
     too_short = (f"; {' and '.join(short)} {'has' if len(short) == 1 else 'have'} too little shaft in "
                  "the scan to be searched" if short else "")
     if not found and not searched:
