@@ -315,10 +315,15 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
             chosen = seeded
     if chosen is not None and seed_kji is not None and chosen.type == "lytic" and not holds(chosen, seed_kji):
         level = seed_level(hu, sol, seed_kji)
-        if level is not None and level >= blo:
-            # The seed points at dense bone and no dense lesion was found there: lytic tissue
-            # beside it is not what was pointed at (a blastic lesion in a thin ilium, too near
-            # its surface to be told from cortex, was taken as a lytic piece 6 mm away).
+        if level is None:  # no bone at the seed: what it points at is read all the same
+            level = seed_level(hu, np.ones(hu.shape, dtype=bool), seed_kji)
+        # The seed points at dense bone and no dense lesion was found there: lytic tissue
+        # beside it is not what was pointed at (a blastic lesion in a thin ilium, too near its
+        # surface to be told from cortex, was taken as a lytic piece 6 mm away).  Nor is a piece
+        # clearly denser than the seed's own level: the lesion pointed at is missing from the
+        # bone (one running off the scan, not walled in there; low-density marrow 7 mm from it,
+        # 99 HU against the seed's 45, was taken).
+        if level is not None and (level >= blo or float(np.median(hu[chosen.mask])) - level >= _TRABECULAR_CONTRAST):
             chosen = None
     if chosen is None:
         return None
