@@ -322,7 +322,7 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
         # surface to be told from cortex, was taken as a lytic piece 6 mm away).  Nor is a piece
         # clearly denser than the seed's own level: the lesion pointed at is missing from the
         # bone (one running off the scan, not walled in there; low-density marrow 7 mm from it,
-        # 99 HU against the seed's 45, was taken).
+        # 99 HU against the seed's 41, was taken).
         if level is not None and (level >= blo or float(np.median(hu[chosen.mask])) - level >= _TRABECULAR_CONTRAST):
             chosen = None
     if chosen is None:

@@ -40,8 +40,8 @@ class Target:
     box: tuple | None = None
 
 
-# Lower-limb shafts run head to foot in patient coordinates (LPS), within 45 degrees.
 _SCAN_EDGE_MM = 15.0  # a seed this near the scan's first or last slice may point at a lesion running off it
+# Lower-limb shafts run head to foot in patient coordinates (LPS), within 45 degrees.
 _ALONG_BODY = ("femur", "tibia", "fibula")
 _ALONG_BODY_COS = 0.7
 _NOT_LONG = ("vertebra", "sacrum", "hip", "rib", "costal", "sternum", "scapula", "clavicula", "skull", "patella")
