@@ -316,7 +316,7 @@ def detect_lesion(volume: Volume, solid: np.ndarray, *, search: np.ndarray | Non
     if chosen is not None and seed_kji is not None and chosen.type == "lytic" and not holds(chosen, seed_kji):
         level = seed_level(hu, sol, seed_kji)
         if level is None:  # no bone at the seed: what it points at is read all the same
-            level = seed_level(hu, np.ones(hu.shape, dtype=bool), seed_kji)
+            level = seed_level(hu, None, seed_kji)
         # The seed points at dense bone and no dense lesion was found there: lytic tissue
         # beside it is not what was pointed at (a blastic lesion in a thin ilium, too near its
         # surface to be told from cortex, was taken as a lytic piece 6 mm away).  Nor is a piece

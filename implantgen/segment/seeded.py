@@ -28,12 +28,12 @@ _ROUNDS = 10  # the ring's level settles in 4-9 rounds on the lesions of pelvis_
 _CONTRAST_HU = 40.0
 
 
-def seed_level(hu: np.ndarray, sol: np.ndarray, seed_kji) -> float | None:
-    """The median of ``hu`` (own values) on the bone's voxels in the seed's
-    3 x 3 x 3, or None."""
+def seed_level(hu: np.ndarray, sol: np.ndarray | None, seed_kji) -> float | None:
+    """The median of ``hu`` (own values) on the bone's voxels (all of them where ``sol`` is
+    None) in the seed's 3 x 3 x 3, or None."""
     c = np.round(seed_kji).astype(int)
     box = tuple(slice(max(x - 1, 0), max(x + 2, 0)) for x in c)
-    values = hu[box][sol[box]]
+    values = hu[box] if sol is None else hu[box][sol[box]]
     return float(np.median(values)) if values.size else None
 
 
